@@ -1,0 +1,60 @@
+//! The TOKEN authorizer's decision: verify the bearer token, then allow every `/api/v1` route of
+//! this API stage. API Gateway caches the answer per token, so the policy must fit every route the
+//! token may call; the handlers check the scope and answer 403 `insufficient_scope` themselves.
+
+use serde_json::{json, Value};
+
+use crate::jwt::Claims;
+
+/// The bearer token of an `Authorization` header value; `None` unless it is `Bearer <token>`.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
+}
+
+/// `arn:aws:execute-api:region:account:api/stage/METHOD/path` -> `arn:...:api/stage/*/api/v1/*`.
+pub fn api_resource(method_arn: &str) -> Option<String> {
+    let mut parts = method_arn.splitn(3, '/');
+    let (api, stage) = (parts.next()?, parts.next()?);
+    (api.starts_with("arn:aws") && api.contains(":execute-api:") && !stage.is_empty())
+        .then(|| format!("{api}/{stage}/*/api/v1/*"))
+}
+
+/// The authorizer's Allow answer, with the caller in the context (flat strings).
+pub fn allow(claims: &Claims, resource: &str) -> Value {
+    json!({
+        "principalId": claims.sub,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [resource]}]
+        },
+        "context": {
+            "partner_id": claims.partner_id,
+            "client_id": claims.sub,
+            "scope": claims.scope,
+            "jti": claims.jti,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_only() {
+        assert_eq!(bearer_token("Bearer abc.def.ghi"), Some("abc.def.ghi"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("abc"), None);
+    }
+
+    #[test]
+    fn policy_covers_every_api_route_of_the_stage() {
+        let r = api_resource("arn:aws:execute-api:eu-west-1:123456789012:abc123/staging/POST/api/v1/sme-deliveries").unwrap();
+        assert_eq!(r, "arn:aws:execute-api:eu-west-1:123456789012:abc123/staging/*/api/v1/*");
+        assert_eq!(api_resource("nonsense"), None);
+    }
+}

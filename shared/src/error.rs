@@ -1,0 +1,157 @@
+//! The one error type of the partner API and its HTTP mapping.
+//!
+//! Every handler returns `Result<_, ApiError>`; `crate::http::error_response` turns an
+//! `ApiError` into the contract's body in one place. OAuth-shaped errors (token endpoint,
+//! `invalid_token`, `insufficient_scope`) have their own body; everything else is
+//! `{"status":"error","message","code","request_id"}`.
+
+use crate::auth::Scope;
+use crate::domain::DeliveryStatus;
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApiError {
+    /// A field is missing, empty, of the wrong type or out of range. The message starts with the field name.
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("product_code {0:?} is not a known product.")]
+    UnknownProduct(String),
+    #[error("item_value {value} exceeds the product's maximum insured value of {max}.")]
+    ItemValueTooHigh { value: u64, max: u64 },
+    #[error("premium_amount {given} does not match the product's premium for this item_value; expected {expected}.")]
+    PremiumMismatch { given: u64, expected: u64 },
+    #[error("cursor is not valid for this request; start again without a cursor.")]
+    InvalidCursor,
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("The access token does not grant the {0} subscription required by this route.")]
+    InsufficientScope(Scope),
+    #[error("signature does not match this request.")]
+    InvalidSignature,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("tracking_number {0} was already submitted with a different body.")]
+    DuplicateTrackingNumber(String),
+    #[error("delivery_status cannot move from {current} to {requested}; the current status is {current}.")]
+    InvalidStatusTransition {
+        current: DeliveryStatus,
+        requested: DeliveryStatus,
+    },
+    #[error("The policy of this delivery is cancelled; no more tracking details are accepted.")]
+    PolicyCancelled,
+    #[error("The delivery cannot be cancelled any more; its current status is {0}.")]
+    CancellationNotAllowed(DeliveryStatus),
+    #[error("The request body is larger than {0} bytes.")]
+    PayloadTooLarge(usize),
+    #[error("Content-Type must be application/json.")]
+    UnsupportedMediaType,
+    /// A dependency (DynamoDB, Secrets Manager) is unavailable or throttling. The detail is logged, not shown.
+    #[error("The service is temporarily unavailable; retry later.")]
+    Unavailable(String),
+    /// A bug. The detail is logged, not shown.
+    #[error("Internal error.")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn validation(field: &str, problem: impl std::fmt::Display) -> Self {
+        ApiError::Validation(format!("{field} {problem}"))
+    }
+
+    pub fn status(&self) -> u16 {
+        use ApiError::*;
+        match self {
+            Validation(_)
+            | InvalidJson(_)
+            | UnknownProduct(_)
+            | ItemValueTooHigh { .. }
+            | PremiumMismatch { .. }
+            | InvalidCursor => 400,
+            InvalidToken(_) => 401,
+            InsufficientScope(_) | InvalidSignature => 403,
+            NotFound(_) => 404,
+            DuplicateTrackingNumber(_)
+            | InvalidStatusTransition { .. }
+            | PolicyCancelled
+            | CancellationNotAllowed(_) => 409,
+            PayloadTooLarge(_) => 413,
+            UnsupportedMediaType => 415,
+            Internal(_) => 500,
+            Unavailable(_) => 503,
+        }
+    }
+
+    /// The stable machine code of the error body.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            Validation(_) => "validation_error",
+            InvalidJson(_) => "invalid_json",
+            UnknownProduct(_) => "unknown_product",
+            ItemValueTooHigh { .. } => "item_value_too_high",
+            PremiumMismatch { .. } => "premium_mismatch",
+            InvalidCursor => "invalid_cursor",
+            InvalidToken(_) => "invalid_token",
+            InsufficientScope(_) => "insufficient_scope",
+            InvalidSignature => "invalid_signature",
+            NotFound(_) => "not_found",
+            DuplicateTrackingNumber(_) => "duplicate_tracking_number",
+            InvalidStatusTransition { .. } => "invalid_status_transition",
+            PolicyCancelled => "policy_cancelled",
+            CancellationNotAllowed(_) => "cancellation_not_allowed",
+            PayloadTooLarge(_) => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            Unavailable(_) => "service_unavailable",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    /// OAuth 2.0 bearer-token errors (RFC 6750) keep the OAuth body shape.
+    pub fn is_oauth(&self) -> bool {
+        matches!(self, ApiError::InvalidToken(_) | ApiError::InsufficientScope(_))
+    }
+
+    /// What may be logged about the error (detail of dependency failures and bugs included).
+    pub fn log_detail(&self) -> String {
+        match self {
+            ApiError::Unavailable(d) | ApiError::Internal(d) => d.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_error_names_the_current_status() {
+        let e = ApiError::InvalidStatusTransition {
+            current: DeliveryStatus::Success,
+            requested: DeliveryStatus::InDelivery,
+        };
+        assert_eq!(e.status(), 409);
+        assert!(e.to_string().contains("current status is success"));
+    }
+
+    #[test]
+    fn dependency_detail_is_not_in_the_message() {
+        let e = ApiError::Unavailable("ThrottlingException on table x".into());
+        assert!(!e.to_string().contains("Throttling"));
+        assert_eq!(e.status(), 503);
+        assert!(e.log_detail().contains("Throttling"));
+    }
+
+    #[test]
+    fn premium_mismatch_gives_the_expected_premium() {
+        let e = ApiError::PremiumMismatch {
+            given: 1,
+            expected: 15000,
+        };
+        assert!(e.to_string().contains("expected 15000"));
+    }
+}

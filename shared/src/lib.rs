@@ -1,0 +1,22 @@
+//! The common crate of the partner insurance API: everything but the Lambda entry points.
+
+pub mod auth;
+pub mod authorizer;
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jwt;
+pub mod keys;
+pub mod links;
+pub mod oauth;
+pub mod secrets;
+pub mod service;
+pub mod signature;
+pub mod store;
+pub mod telemetry;
+pub mod time_fmt;
+pub mod validate;
+
+pub use error::ApiError;

@@ -1,0 +1,75 @@
+//! Every storage key of the table, built here and nowhere else (layout: docs/architecture.md).
+//! Ids placed in keys are of restricted alphabets (no `#`), so keys cannot collide.
+
+use crate::domain::DeliveryStatus;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const BY_CREATED: &str = "by-created";
+pub const BY_STATUS: &str = "by-status";
+pub const BY_POLICY: &str = "by-policy";
+
+pub const DELIVERY_SK: &str = "DELIVERY";
+pub const EVENTS_SK_PREFIX: &str = "EVENTS#";
+
+pub fn partner(partner_id: &str) -> (String, String) {
+    (format!("PARTNER#{partner_id}"), "PROFILE".into())
+}
+
+pub fn client(client_id: &str) -> (String, String) {
+    (format!("CLIENT#{client_id}"), "CLIENT".into())
+}
+
+pub fn product(code: &str) -> (String, String) {
+    (format!("PRODUCT#{code}"), "PRODUCT".into())
+}
+
+pub fn delivery_pk(partner_id: &str, tracking_number: &str) -> String {
+    format!("DELIVERY#{partner_id}#{tracking_number}")
+}
+
+/// The delivery's partition prefix for one partner (a policy found by id must start with it).
+pub fn delivery_pk_prefix(partner_id: &str) -> String {
+    format!("DELIVERY#{partner_id}#")
+}
+
+/// Sort key of the events accepted by the update that produced `version`.
+pub fn events_sk(version: u64) -> String {
+    format!("{EVENTS_SK_PREFIX}{version:010}")
+}
+
+pub fn by_created_pk(partner_id: &str) -> String {
+    format!("PARTNER#{partner_id}")
+}
+
+pub fn by_status_pk(partner_id: &str, status: DeliveryStatus) -> String {
+    format!("PARTNER#{partner_id}#STATUS#{status}")
+}
+
+/// Sort key of both list indexes: the creation time (sortable text) then the tracking number.
+pub fn created_sk(created_at: &str, tracking_number: &str) -> String {
+    format!("{created_at}#{tracking_number}")
+}
+
+/// The partner id and tracking number of a delivery partition key.
+pub fn parse_delivery_pk(pk: &str) -> Option<(String, String)> {
+    let (partner_id, tracking_number) = pk.strip_prefix("DELIVERY#")?.split_once('#')?;
+    Some((partner_id.to_string(), tracking_number.to_string()))
+}
+
+pub fn by_policy_pk(policy_id: &str) -> String {
+    format!("POLICY#{policy_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_sort_in_version_order() {
+        assert!(events_sk(9) < events_sk(10));
+        assert!(delivery_pk("p1", "T").starts_with(&delivery_pk_prefix("p1")));
+        assert!(!delivery_pk("p10", "T").starts_with(&delivery_pk_prefix("p1")));
+        assert_eq!(parse_delivery_pk(&delivery_pk("p1", "T.1")), Some(("p1".into(), "T.1".into())));
+    }
+}

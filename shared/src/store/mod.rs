@@ -1,0 +1,488 @@
+//! The DynamoDB store: every read and write of the table. One method = one round trip
+//! (except `delivery_with_history` on a history over 1 MB).
+
+pub mod keys;
+mod records;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use records::{ClientRecord, DeliveryRecord, EventBatchRecord, PartnerRecord, PolicyRecord};
+
+use crate::domain::{Cancellation, DeliveryStatus, PolicyStatus, Product, TrackingEvent};
+use crate::error::ApiError;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// A condition failed or a concurrent transaction won: read again and decide again.
+    Conflict,
+    /// DynamoDB is throttling, failing or unreachable.
+    Unavailable(String),
+    /// A bug: a request DynamoDB calls invalid, or an item that does not deserialise.
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Conflict => ApiError::Unavailable("write conflict persisted after retries".into()),
+            StoreError::Unavailable(d) => ApiError::Unavailable(d),
+            StoreError::Internal(d) => ApiError::Internal(d),
+        }
+    }
+}
+
+/// Classify an SDK error: a service error that says our request is invalid is a bug; anything
+/// else (throttling, 5xx, timeouts, connection failures) is the dependency being unavailable.
+fn classify<E, R>(op: &str, e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = format!("DynamoDB {op}: {}", DisplayErrorContext(&e));
+    match e.as_service_error().and_then(|s| s.code()) {
+        Some("ValidationException" | "SerializationException") => StoreError::Internal(detail),
+        _ => StoreError::Unavailable(detail),
+    }
+}
+
+fn to_item<T: Serialize>(v: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(v).map_err(|e| StoreError::Internal(format!("serialising item: {e}")))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Internal(format!("deserialising item: {e}")))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn with_keys(mut item: Item, (pk, sk): (String, String)) -> Item {
+    item.insert(keys::PK.into(), s(pk));
+    item.insert(keys::SK.into(), s(sk));
+    item
+}
+
+/// Filters of a delivery list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub delivery_status: Option<DeliveryStatus>,
+    pub policy_status: Option<PolicyStatus>,
+    /// Inclusive bounds on `created_at`, as sortable text (`time_fmt::format`).
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+    pub limit: i32,
+}
+
+/// Result of inserting a delivery.
+#[derive(Debug)]
+pub enum Inserted {
+    Created,
+    /// A delivery with that tracking number already exists for the partner: here it is.
+    Exists(Box<DeliveryRecord>),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get<T: DeserializeOwned>(&self, key: (String, String)) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(key.0))
+            .key(keys::SK, s(key.1))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn put<T: Serialize>(&self, key: (String, String), v: &T) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(with_keys(to_item(v)?, key)))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+
+    // ---- partners, clients, products -------------------------------------------------
+
+    pub async fn client_record(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.get(keys::client(client_id)).await
+    }
+
+    pub async fn partner(&self, partner_id: &str) -> Result<Option<PartnerRecord>, StoreError> {
+        self.get(keys::partner(partner_id)).await
+    }
+
+    pub async fn product(&self, code: &str) -> Result<Option<Product>, StoreError> {
+        self.get(keys::product(code)).await
+    }
+
+    pub async fn put_product(&self, p: &Product) -> Result<(), StoreError> {
+        self.put(keys::product(p.product_code.as_str()), p).await
+    }
+
+    /// All products (operators' listing; a handful of items, so a filtered scan is fine here).
+    pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
+        let pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", s("PRODUCT#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("Scan", e))?;
+        pages.into_iter().map(from_item).collect()
+    }
+
+    /// Create a partner and its first client in one transaction; neither may exist yet.
+    pub async fn create_partner(&self, partner: &PartnerRecord, client: &ClientRecord) -> Result<(), StoreError> {
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| StoreError::Internal(e.to_string()))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(put(with_keys(to_item(partner)?, keys::partner(&partner.partner_id)))?)
+            .transact_items(put(with_keys(to_item(client)?, keys::client(&client.client_id)))?)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error().and_then(|s| s.code()) {
+                Some("TransactionCanceledException") => StoreError::Conflict,
+                _ => classify("TransactWriteItems", e),
+            })?;
+        Ok(())
+    }
+
+    // ---- deliveries ----------------------------------------------------------------------
+
+    fn delivery_item(rec: &DeliveryRecord) -> Result<Item, StoreError> {
+        let tn = rec.submission.tracking_number.as_str();
+        let mut item = with_keys(
+            to_item(rec)?,
+            (keys::delivery_pk(&rec.partner_id, tn), keys::DELIVERY_SK.into()),
+        );
+        let created = keys::created_sk(&rec.created_at, tn);
+        item.insert("gsi1pk".into(), s(keys::by_created_pk(&rec.partner_id)));
+        item.insert("gsi1sk".into(), s(created.clone()));
+        item.insert("gsi2pk".into(), s(keys::by_status_pk(&rec.partner_id, rec.delivery_status)));
+        item.insert("gsi2sk".into(), s(created));
+        item.insert("gsi3pk".into(), s(keys::by_policy_pk(&rec.policy.policy_id)));
+        Ok(item)
+    }
+
+    /// Insert a new delivery unless the partner already has that tracking number. One round
+    /// trip either way: a failed condition returns the existing item.
+    pub async fn insert_delivery(&self, rec: &DeliveryRecord) -> Result<Inserted, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::delivery_item(rec)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Inserted::Created),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    match c.item.clone() {
+                        Some(item) => Ok(Inserted::Exists(Box::new(from_item(item)?))),
+                        None => Err(StoreError::Conflict),
+                    }
+                }
+                _ => Err(classify("PutItem", e)),
+            },
+        }
+    }
+
+    pub async fn delivery(&self, partner_id: &str, tracking_number: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.get((keys::delivery_pk(partner_id, tracking_number), keys::DELIVERY_SK.into()))
+            .await
+    }
+
+    /// The delivery and its tracking history (ordered by `tracking_time`), in one query.
+    pub async fn delivery_with_history(
+        &self,
+        partner_id: &str,
+        tracking_number: &str,
+    ) -> Result<Option<(DeliveryRecord, Vec<TrackingEvent>)>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::delivery_pk(partner_id, tracking_number)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        let mut delivery = None;
+        let mut events: Vec<TrackingEvent> = Vec::new();
+        for item in items {
+            let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk == keys::DELIVERY_SK {
+                delivery = Some(from_item::<DeliveryRecord>(item)?);
+            } else if sk.starts_with(keys::EVENTS_SK_PREFIX) {
+                events.extend(from_item::<EventBatchRecord>(item)?.events);
+            }
+        }
+        // Stable sort: events of the same instant keep the order they were accepted in.
+        events.sort_by_key(|e| e.instant());
+        Ok(delivery.map(|d| (d, events)))
+    }
+
+    /// Apply a tracking update read at `old.version`: the new status and the new events
+    /// (already deduplicated against `old.event_ids`), atomically. `Conflict` if the delivery
+    /// changed since it was read.
+    pub async fn record_tracking(
+        &self,
+        old: &DeliveryRecord,
+        status: DeliveryStatus,
+        new_events: &[TrackingEvent],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let tn = old.submission.tracking_number.as_str();
+        let pk = keys::delivery_pk(&old.partner_id, tn);
+        let version = old.version + 1;
+        let ids: Vec<AttributeValue> = new_events.iter().map(|e| s(e.id())).collect();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk.clone()))
+            .key(keys::SK, s(keys::DELIVERY_SK))
+            .update_expression(
+                "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)",
+            )
+            .condition_expression("version = :v")
+            .expression_attribute_values(":st", s(status.as_str()))
+            .expression_attribute_values(":g2", s(keys::by_status_pk(&old.partner_id, status)))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":nv", n(version))
+            .expression_attribute_values(":v", n(old.version))
+            .expression_attribute_values(":ids", AttributeValue::L(ids))
+            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        if new_events.is_empty() {
+            let u = update;
+            return self
+                .client
+                .update_item()
+                .table_name(u.table_name)
+                .set_key(Some(u.key))
+                .update_expression(u.update_expression)
+                .set_condition_expression(u.condition_expression)
+                .set_expression_attribute_values(u.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| match e.as_service_error() {
+                    Some(x) if x.is_conditional_check_failed_exception() => StoreError::Conflict,
+                    _ => classify("UpdateItem", e),
+                });
+        }
+        let batch = EventBatchRecord {
+            events: new_events.to_vec(),
+            delivery_status: status,
+            received_at: now.to_string(),
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(with_keys(to_item(&batch)?, (pk, keys::events_sk(version)))))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ])
+        .await
+    }
+
+    /// Cancel the policy of a delivery read at `old.version`.
+    pub async fn cancel_policy(&self, old: &DeliveryRecord, c: &Cancellation, now: &str) -> Result<(), StoreError> {
+        let tn = old.submission.tracking_number.as_str();
+        let cancellation = serde_dynamo::to_attribute_value(c).map_err(|e| StoreError::Internal(e.to_string()))?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::delivery_pk(&old.partner_id, tn)))
+            .key(keys::SK, s(keys::DELIVERY_SK))
+            .update_expression(
+                "SET policy.policy_status = :cancelled, policy.cancellation = :c, policy.cancelled_at = :now, updated_at = :now, version = :nv",
+            )
+            .condition_expression("version = :v")
+            .expression_attribute_values(":cancelled", s(PolicyStatus::Cancelled.as_str()))
+            .expression_attribute_values(":c", cancellation)
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":nv", n(old.version + 1))
+            .expression_attribute_values(":v", n(old.version))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(x) if x.is_conditional_check_failed_exception() => StoreError::Conflict,
+                _ => classify("UpdateItem", e),
+            })?;
+        Ok(())
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+                match e.as_service_error() {
+                    Some(E::TransactionCanceledException(t)) => {
+                        let reasons: Vec<&str> = t
+                            .cancellation_reasons()
+                            .iter()
+                            .filter_map(|r| r.code())
+                            .collect();
+                        if reasons.iter().all(|c| matches!(*c, "None" | "ConditionalCheckFailed" | "TransactionConflict")) {
+                            StoreError::Conflict
+                        } else {
+                            StoreError::Unavailable(format!("transaction cancelled: {reasons:?}"))
+                        }
+                    }
+                    _ => classify("TransactWriteItems", e),
+                }
+            })
+    }
+
+    /// The delivery partition key of a policy id, if the policy belongs to `partner_id`.
+    pub async fn policy_delivery_pk(&self, partner_id: &str, policy_id: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::BY_POLICY)
+            .key_condition_expression("gsi3pk = :p")
+            .expression_attribute_values(":p", s(keys::by_policy_pk(policy_id)))
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        let prefix = keys::delivery_pk_prefix(partner_id);
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| i.get(keys::PK).and_then(|v| v.as_s().ok()))
+            .find(|pk| pk.starts_with(&prefix))
+            .cloned())
+    }
+
+    /// A page of a partner's deliveries, newest first, from an index (never a scan).
+    /// `start` and the returned key are the index's LastEvaluatedKey (string attributes).
+    pub async fn list_deliveries(
+        &self,
+        partner_id: &str,
+        q: &ListQuery,
+        start: Option<HashMap<String, String>>,
+    ) -> Result<(Vec<DeliveryRecord>, Option<HashMap<String, String>>), StoreError> {
+        let (index, pk_attr, sk_attr, pk) = match q.delivery_status {
+            Some(st) => (keys::BY_STATUS, "gsi2pk", "gsi2sk", keys::by_status_pk(partner_id, st)),
+            None => (keys::BY_CREATED, "gsi1pk", "gsi1sk", keys::by_created_pk(partner_id)),
+        };
+        let mut cond = format!("{pk_attr} = :pk");
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .scan_index_forward(false)
+            .limit(q.limit)
+            .expression_attribute_values(":pk", s(pk));
+        match (&q.created_from, &q.created_to) {
+            (Some(from), Some(to)) => {
+                cond.push_str(&format!(" AND {sk_attr} BETWEEN :from AND :to"));
+                req = req
+                    .expression_attribute_values(":from", s(from.clone()))
+                    .expression_attribute_values(":to", s(format!("{to}~")));
+            }
+            (Some(from), None) => {
+                cond.push_str(&format!(" AND {sk_attr} >= :from"));
+                req = req.expression_attribute_values(":from", s(from.clone()));
+            }
+            (None, Some(to)) => {
+                cond.push_str(&format!(" AND {sk_attr} <= :to"));
+                req = req.expression_attribute_values(":to", s(format!("{to}~")));
+            }
+            (None, None) => {}
+        }
+        if let Some(ps) = q.policy_status {
+            req = req
+                .filter_expression("policy.policy_status = :ps")
+                .expression_attribute_values(":ps", s(ps.as_str()));
+        }
+        if let Some(start) = start {
+            req = req.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+        }
+        let out = req
+            .key_condition_expression(cond)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        let next = out.last_evaluated_key.map(|k| {
+            k.into_iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
+                .collect()
+        });
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok((items, next))
+    }
+}
