@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod jwt;
 pub mod keys;
+pub mod lambda;
 pub mod links;
 pub mod oauth;
 pub mod secrets;

@@ -247,6 +247,42 @@ pub async fn issue(
     Ok((token_body(&token, &granted), client.partner_id))
 }
 
+/// The token endpoint's response: `Cache-Control: no-store` always, `WWW-Authenticate: Basic`
+/// on a 401 after Basic authentication, `Retry-After` on a 503. Logs the outcome (never secrets).
+pub fn respond(
+    meta: &crate::http::RequestMeta,
+    result: Result<(Value, String), OAuthError>,
+) -> lambda_http::Response<lambda_http::Body> {
+    let (status, body) = match &result {
+        Ok((body, partner_id)) => {
+            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id = %partner_id, status = 200, "token issued");
+            (200, body.clone())
+        }
+        Err(e) => {
+            if e.status() >= 500 {
+                tracing::error!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), detail = %e.log_detail(), "token request failed");
+            } else {
+                tracing::info!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), error = %e.log_detail(), "token request rejected");
+            }
+            (e.status(), e.body())
+        }
+    };
+    let mut resp = crate::http::json_response(status, &body, &meta.request_id);
+    let h = resp.headers_mut();
+    h.insert("cache-control", "no-store".parse().expect("header"));
+    h.insert("pragma", "no-cache".parse().expect("header"));
+    match result {
+        Err(OAuthError::InvalidClient { basic: true }) => {
+            h.insert("www-authenticate", r#"Basic realm="partner-api", charset="UTF-8""#.parse().expect("header"));
+        }
+        Err(OAuthError::Unavailable(_)) => {
+            h.insert("retry-after", crate::error::RETRY_AFTER_SECONDS.into());
+        }
+        _ => {}
+    }
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,78 @@
+//! What every function's `main` shares: build configuration and clients once per container,
+//! and wrap an `/api/v1` handler (request id, caller, logging, error mapping).
+
+use std::future::Future;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::auth::{Principal, Scope};
+use crate::config::{sdk_config, Config};
+use crate::error::ApiError;
+use crate::http::{self, RequestMeta};
+use crate::secrets::{LinkKeys, SigningKeys};
+use crate::service::{App, Reply};
+use crate::store::Store;
+
+/// Clients and configuration built once at init (no network call: credentials and secrets are
+/// read lazily by the SDK and the key caches).
+pub struct Runtime {
+    pub config: Config,
+    pub store: Store,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Runtime {
+    pub async fn from_env() -> Result<Self, String> {
+        crate::telemetry::init();
+        let config = Config::from_env()?;
+        let sdk = sdk_config().await;
+        Ok(Runtime {
+            store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone()),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            config,
+        })
+    }
+
+    pub fn signing_keys(&self) -> SigningKeys {
+        SigningKeys::new(
+            self.secrets.clone(),
+            self.config.signing_keys_secret_id.clone(),
+            self.config.environment.clone(),
+        )
+    }
+
+    pub fn link_keys(&self) -> LinkKeys {
+        LinkKeys::new(self.secrets.clone(), self.config.link_key_secret_id.clone())
+    }
+
+    /// The application of the `/api/v1` functions, leaked to live as long as the container.
+    pub fn into_app(self) -> (&'static App, &'static Config) {
+        let links = self.link_keys();
+        let app: &'static App = Box::leak(Box::new(App::new(self.store, links)));
+        (app, Box::leak(Box::new(self.config)))
+    }
+}
+
+/// Serve one `/api/v1` request: establish the caller, check the route's scope before reading the
+/// body, run the handler, answer and log. Never fails: every error becomes a response.
+pub async fn api_request<F, Fut>(req: Request, scope_of: fn(&str) -> Option<Scope>, handler: F) -> Result<Response<Body>, std::convert::Infallible>
+where
+    F: FnOnce(RequestMeta, Principal, Request) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let meta = RequestMeta::of(&req);
+    let principal = match http::principal(&req) {
+        Ok(p) => p,
+        Err(e) => return Ok(http::finish(&meta, None, Err(e))),
+    };
+    let partner_id = principal.partner_id.clone();
+    let route = meta.route();
+    let result = match scope_of(&route) {
+        None => Err(ApiError::NotFound(format!("No route for {route}."))),
+        Some(scope) => match principal.require(scope) {
+            Err(e) => Err(e),
+            Ok(()) => handler(meta.clone(), principal, req).await,
+        },
+    };
+    Ok(http::finish(&meta, Some(&partner_id), result))
+}
