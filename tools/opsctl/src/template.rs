@@ -1,0 +1,129 @@
+//! Build the local table from the SAM template's `Table` resource, so the local and deployed
+//! tables cannot drift: attribute definitions, key schema, indexes and projections come from there.
+
+use std::path::Path;
+
+use aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TableProperties {
+    attribute_definitions: Vec<AttrDef>,
+    key_schema: Vec<KeyElem>,
+    #[serde(default)]
+    global_secondary_indexes: Vec<Gsi>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttrDef {
+    attribute_name: String,
+    attribute_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyElem {
+    attribute_name: String,
+    key_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Gsi {
+    index_name: String,
+    key_schema: Vec<KeyElem>,
+    projection: Proj,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Proj {
+    projection_type: String,
+    #[serde(default)]
+    non_key_attributes: Vec<String>,
+}
+
+/// The `Properties` of the `Table` resource.
+fn table_properties(template: &Path) -> Result<TableProperties, String> {
+    let text = std::fs::read_to_string(template).map_err(|e| format!("reading {}: {e}", template.display()))?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| format!("parsing {}: {e}", template.display()))?;
+    let table = doc
+        .get("Resources")
+        .and_then(|r| r.get("Table"))
+        .filter(|t| t.get("Type").and_then(|v| v.as_str()) == Some("AWS::DynamoDB::Table"))
+        .ok_or_else(|| format!("{} has no AWS::DynamoDB::Table resource named Table", template.display()))?;
+    let props = table.get("Properties").cloned().ok_or("the Table resource has no Properties")?;
+    serde_yaml::from_value(props).map_err(|e| format!("the Table resource's properties: {e}"))
+}
+
+fn key_schema(k: &[KeyElem]) -> Result<Vec<KeySchemaElement>, String> {
+    k.iter()
+        .map(|e| {
+            KeySchemaElement::builder()
+                .attribute_name(&e.attribute_name)
+                .key_type(KeyType::from(e.key_type.as_str()))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+pub fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    template: &Path,
+    table_name: &str,
+) -> Result<CreateTableFluentBuilder, String> {
+    let p = table_properties(template)?;
+    let mut req = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(&p.key_schema)?));
+    for a in &p.attribute_definitions {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(&a.attribute_name)
+                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    for g in &p.global_secondary_indexes {
+        let mut proj = Projection::builder().projection_type(ProjectionType::from(g.projection.projection_type.as_str()));
+        for a in &g.projection.non_key_attributes {
+            proj = proj.non_key_attributes(a);
+        }
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&g.index_name)
+                .set_key_schema(Some(key_schema(&g.key_schema)?))
+                .projection(proj.build())
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_template_has_the_indexes_the_store_uses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+        let p = table_properties(&path).unwrap();
+        let names: Vec<&str> = p.global_secondary_indexes.iter().map(|g| g.index_name.as_str()).collect();
+        use shared::store::keys::{BY_CREATED, BY_POLICY, BY_STATUS};
+        for idx in [BY_CREATED, BY_STATUS, BY_POLICY] {
+            assert!(names.contains(&idx), "{idx} missing from the template");
+        }
+        assert_eq!(p.key_schema[0].attribute_name, shared::store::keys::PK);
+    }
+}
