@@ -1,0 +1,14 @@
+//! Black-box test harness: starts the real local stack once per test binary and drives it
+//! over HTTP exactly as a partner would (see `tests/tests/api/`).
+
+pub mod http;
+pub mod jwt;
+pub mod partner;
+pub mod stack;
+
+pub use http::{client, names_field, send, Resp};
+pub use partner::{
+    ahasme_premium, at, event, onboard_kit_json, opsctl, parse_time, put_product, rfc3339,
+    signature, unique_name, unique_tn, Delivery, Kit, Partner, ALL_SUBSCRIPTIONS, KIT_KEYS,
+};
+pub use stack::{stack, workspace_root, Stack};
