@@ -1,0 +1,11 @@
+//! Black-box tests of the partner API against the real local stack (one stack for the whole
+//! binary; every test uses its own tracking numbers and, where it lists, its own partner).
+
+mod auth;
+mod cancel;
+mod control_tower;
+mod gateway;
+mod kit;
+mod submit;
+mod token;
+mod tracking;
