@@ -35,6 +35,7 @@ fn apigw(req: &Request) -> Option<&ApiGatewayProxyRequestContext> {
 
 impl RequestMeta {
     pub fn of(req: &Request) -> Self {
+        crate::metrics::reset();
         let ctx = apigw(req);
         let request_id = ctx
             .and_then(|c| c.request_id.clone())
@@ -159,17 +160,18 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
 /// Turn a handler's result into the response, and log the request once.
 pub fn finish(meta: &RequestMeta, partner_id: Option<&str>, result: Result<(u16, Value), ApiError>) -> Response<Body> {
     let latency_ms = meta.started.elapsed().as_secs_f64() * 1000.0;
+    let dynamodb_round_trips = crate::metrics::dynamodb_round_trips();
     match result {
         Ok((status, body)) => {
-            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, latency_ms, "request");
+            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, latency_ms, dynamodb_round_trips, "request");
             json_response(status, &body, &meta.request_id)
         }
         Err(err) => {
             let status = err.status();
             if status >= 500 {
-                tracing::error!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), detail = %err.log_detail(), latency_ms, "request failed");
+                tracing::error!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), detail = %err.log_detail(), latency_ms, dynamodb_round_trips, "request failed");
             } else {
-                tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), latency_ms, "request rejected");
+                tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), latency_ms, dynamodb_round_trips, "request rejected");
             }
             error_response(&err, &meta.request_id)
         }

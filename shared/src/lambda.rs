@@ -27,7 +27,14 @@ impl Runtime {
         let config = Config::from_env()?;
         let sdk = sdk_config().await;
         Ok(Runtime {
-            store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone()),
+            store: Store::new(
+                aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(&sdk)
+                        .interceptor(crate::metrics::CountRoundTrips)
+                        .build(),
+                ),
+                config.table_name.clone(),
+            ),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             config,
         })

@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod keys;
 pub mod lambda;
 pub mod links;
+pub mod metrics;
 pub mod oauth;
 pub mod secrets;
 pub mod service;
