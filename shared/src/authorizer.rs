@@ -10,7 +10,8 @@ use crate::jwt::Claims;
 pub fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
 }
 
 /// `arn:aws:execute-api:region:account:api/stage/METHOD/path` -> `arn:...:api/stage/*/api/v1/*`.
@@ -53,8 +54,14 @@ mod tests {
 
     #[test]
     fn policy_covers_every_api_route_of_the_stage() {
-        let r = api_resource("arn:aws:execute-api:eu-west-1:123456789012:abc123/staging/POST/api/v1/sme-deliveries").unwrap();
-        assert_eq!(r, "arn:aws:execute-api:eu-west-1:123456789012:abc123/staging/*/api/v1/*");
+        let r = api_resource(
+            "arn:aws:execute-api:eu-west-1:123456789012:abc123/staging/POST/api/v1/sme-deliveries",
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            "arn:aws:execute-api:eu-west-1:123456789012:abc123/staging/*/api/v1/*"
+        );
         assert_eq!(api_resource("nonsense"), None);
     }
 }

@@ -85,7 +85,11 @@ impl<V> Lazy<V> {
         if loaded.is_some_and(|at| at.elapsed() < min_age) {
             return false;
         }
-        self.inner.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.inner
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         true
     }
 }

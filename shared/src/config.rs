@@ -18,7 +18,8 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, String> {
-        let var = |k: &str| std::env::var(k).map_err(|_| format!("environment variable {k} is not set"));
+        let var =
+            |k: &str| std::env::var(k).map_err(|_| format!("environment variable {k} is not set"));
         Ok(Config {
             table_name: var("TABLE_NAME")?,
             environment: var("ENVIRONMENT_NAME")?,

@@ -112,7 +112,10 @@ impl ApiError {
 
     /// OAuth 2.0 bearer-token errors (RFC 6750) keep the OAuth body shape.
     pub fn is_oauth(&self) -> bool {
-        matches!(self, ApiError::InvalidToken(_) | ApiError::InsufficientScope(_))
+        matches!(
+            self,
+            ApiError::InvalidToken(_) | ApiError::InsufficientScope(_)
+        )
     }
 
     /// What may be logged about the error (detail of dependency failures and bugs included).

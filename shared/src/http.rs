@@ -73,7 +73,9 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
             client_id,
             scopes: Scopes::parse(&get("scope").unwrap_or_default()).unwrap_or_default(),
         }),
-        _ => Err(ApiError::InvalidToken("The request was not authorized.".into())),
+        _ => Err(ApiError::InvalidToken(
+            "The request was not authorized.".into(),
+        )),
     }
 }
 
@@ -83,7 +85,13 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// The media type of the request (`application/json` of `application/json; charset=utf-8`), lowercased.
 pub fn media_type(req: &Request) -> Option<String> {
-    header(req, "content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    header(req, "content-type").map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
 }
 
 /// The JSON object body of a write call: 415 unless JSON, 413 over 64 KiB, 400 unless an object.
@@ -100,11 +108,15 @@ pub fn json_body(req: &Request) -> Result<Map<String, Value>, ApiError> {
 
 /// A query string parameter (first value).
 pub fn query(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_string)
 }
 
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
+    req.path_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_string)
 }
 
 /// The public base URL of this API as the caller reached it: `PUBLIC_BASE_URL` when configured,
@@ -143,7 +155,10 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
     let h = resp.headers_mut();
     match err {
         ApiError::InvalidToken(_) => {
-            h.insert("www-authenticate", r#"Bearer error="invalid_token""#.parse().expect("header"));
+            h.insert(
+                "www-authenticate",
+                r#"Bearer error="invalid_token""#.parse().expect("header"),
+            );
         }
         ApiError::InsufficientScope(scope) => {
             let v = format!(r#"Bearer error="insufficient_scope", scope="{scope}""#);
@@ -158,7 +173,11 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
 }
 
 /// Turn a handler's result into the response, and log the request once.
-pub fn finish(meta: &RequestMeta, partner_id: Option<&str>, result: Result<(u16, Value), ApiError>) -> Response<Body> {
+pub fn finish(
+    meta: &RequestMeta,
+    partner_id: Option<&str>,
+    result: Result<(u16, Value), ApiError>,
+) -> Response<Body> {
     let latency_ms = meta.started.elapsed().as_secs_f64() * 1000.0;
     let dynamodb_round_trips = crate::metrics::dynamodb_round_trips();
     match result {
@@ -189,7 +208,10 @@ mod tests {
 
     #[test]
     fn api_errors_have_the_contract_body() {
-        let r = error_response(&ApiError::validation("item_value", "must be at least 1."), "rid");
+        let r = error_response(
+            &ApiError::validation("item_value", "must be at least 1."),
+            "rid",
+        );
         assert_eq!(r.status(), 400);
         assert_eq!(
             body_json(&r),
@@ -203,7 +225,10 @@ mod tests {
         let r = error_response(&ApiError::InsufficientScope(Scope::Tracking), "rid");
         assert_eq!(r.status(), 403);
         assert_eq!(body_json(&r)["error"], "insufficient_scope");
-        assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("scope=\"tracking\""));
+        assert!(r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("scope=\"tracking\""));
     }
 
     #[test]

@@ -33,7 +33,13 @@ pub struct Claims {
 }
 
 impl Claims {
-    pub fn new(environment: &str, client_id: &str, partner_id: &str, scopes: &Scopes, now: i64) -> Self {
+    pub fn new(
+        environment: &str,
+        client_id: &str,
+        partner_id: &str,
+        scopes: &Scopes,
+        now: i64,
+    ) -> Self {
         Claims {
             iss: issuer(environment),
             aud: AUDIENCE.into(),
@@ -115,7 +121,9 @@ impl Verifier {
         if header.alg != Algorithm::EdDSA {
             return Err(VerifyError::Invalid("unexpected algorithm".into()));
         }
-        let kid = header.kid.ok_or_else(|| VerifyError::Invalid("token has no kid".into()))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| VerifyError::Invalid("token has no kid".into()))?;
         let key = self.keys.get(&kid).ok_or(VerifyError::UnknownKid)?;
         jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map(|d| d.claims)
@@ -142,7 +150,13 @@ mod tests {
     }
 
     fn claims() -> Claims {
-        Claims::new("test", "cli_1", "ptn_1", &Scopes::parse("insurance tracking").unwrap(), now())
+        Claims::new(
+            "test",
+            "cli_1",
+            "ptn_1",
+            &Scopes::parse("insurance tracking").unwrap(),
+            now(),
+        )
     }
 
     #[test]
@@ -189,7 +203,9 @@ mod tests {
         let mut c = claims();
         c.partner_id = "ptn_other".into();
         let forged = B64U.encode(serde_json::to_vec(&c).unwrap());
-        assert!(v.verify(&format!("{}.{forged}.{}", parts[0], parts[2])).is_err());
+        assert!(v
+            .verify(&format!("{}.{forged}.{}", parts[0], parts[2]))
+            .is_err());
         // Signed by another key under the same kid.
         let mut other = SigningKeySet::default();
         other.rotate();

@@ -29,7 +29,9 @@ pub struct SigningKeyRecord {
 impl std::fmt::Debug for SigningKeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("SigningKeyRecord").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,7 +47,11 @@ impl SigningKeyRecord {
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("fresh PKCS#8 parses");
         let now = crate::time_fmt::now();
         SigningKeyRecord {
-            kid: format!("k{}-{}", now.unix_timestamp(), &hex::encode(random_bytes::<4>())),
+            kid: format!(
+                "k{}-{}",
+                now.unix_timestamp(),
+                &hex::encode(random_bytes::<4>())
+            ),
             alg: "EdDSA".into(),
             private_key: B64.encode(pkcs8.as_ref()),
             public_key: B64.encode(pair.public_key().as_ref()),
@@ -54,11 +60,13 @@ impl SigningKeyRecord {
     }
 
     pub fn private_der(&self) -> Result<Vec<u8>, String> {
-        B64.decode(&self.private_key).map_err(|_| format!("key {} has a malformed private_key", self.kid))
+        B64.decode(&self.private_key)
+            .map_err(|_| format!("key {} has a malformed private_key", self.kid))
     }
 
     pub fn public_raw(&self) -> Result<Vec<u8>, String> {
-        B64.decode(&self.public_key).map_err(|_| format!("key {} has a malformed public_key", self.kid))
+        B64.decode(&self.public_key)
+            .map_err(|_| format!("key {} has a malformed public_key", self.kid))
     }
 }
 

@@ -62,7 +62,11 @@ impl Runtime {
 
 /// Serve one `/api/v1` request: establish the caller, check the route's scope before reading the
 /// body, run the handler, answer and log. Never fails: every error becomes a response.
-pub async fn api_request<F, Fut>(req: Request, scope_of: fn(&str) -> Option<Scope>, handler: F) -> Result<Response<Body>, std::convert::Infallible>
+pub async fn api_request<F, Fut>(
+    req: Request,
+    scope_of: fn(&str) -> Option<Scope>,
+    handler: F,
+) -> Result<Response<Body>, std::convert::Infallible>
 where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,

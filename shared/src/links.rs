@@ -31,7 +31,10 @@ impl LinkKey {
     /// `<policy_id>.<hex MAC>`: the token in a certificate URL. The MAC binds the partner too, so a
     /// link cannot be re-pointed at another partner's policy.
     pub fn certificate_token(&self, partner_id: &str, policy_id: &str) -> String {
-        let tag = self.mac("certificate", &[partner_id, policy_id]).finalize().into_bytes();
+        let tag = self
+            .mac("certificate", &[partner_id, policy_id])
+            .finalize()
+            .into_bytes();
         format!("{policy_id}.{}", hex::encode(&tag[..CERT_MAC_BYTES]))
     }
 
@@ -58,7 +61,10 @@ impl LinkKey {
 
     /// Seal a cursor payload for one partner and one query shape.
     pub fn seal_cursor(&self, partner_id: &str, query: &str, payload: &str) -> String {
-        let tag = self.mac("cursor", &[partner_id, query, payload]).finalize().into_bytes();
+        let tag = self
+            .mac("cursor", &[partner_id, query, payload])
+            .finalize()
+            .into_bytes();
         format!("{}.{}", B64U.encode(payload), B64U.encode(tag))
     }
 
@@ -99,12 +105,17 @@ mod tests {
     fn cursors_are_tamper_proof_and_bound() {
         let k = key();
         let c = k.seal_cursor("ptn_a", "q1", r#"{"x":1}"#);
-        assert_eq!(k.open_cursor("ptn_a", "q1", &c).as_deref(), Some(r#"{"x":1}"#));
+        assert_eq!(
+            k.open_cursor("ptn_a", "q1", &c).as_deref(),
+            Some(r#"{"x":1}"#)
+        );
         assert!(k.open_cursor("ptn_b", "q1", &c).is_none());
         assert!(k.open_cursor("ptn_a", "q2", &c).is_none());
         let (p, t) = c.split_once('.').unwrap();
         let other = B64U.encode(r#"{"x":2}"#);
-        assert!(k.open_cursor("ptn_a", "q1", &format!("{other}.{t}")).is_none());
+        assert!(k
+            .open_cursor("ptn_a", "q1", &format!("{other}.{t}"))
+            .is_none());
         assert!(k.open_cursor("ptn_a", "q1", p).is_none());
         assert!(k.open_cursor("ptn_a", "q1", "garbage").is_none());
     }

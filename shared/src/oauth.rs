@@ -17,7 +17,9 @@ pub enum OAuthError {
     UnsupportedGrantType,
     InvalidScope(String),
     /// Unknown client, wrong secret, revoked client or no credentials: all look the same.
-    InvalidClient { basic: bool },
+    InvalidClient {
+        basic: bool,
+    },
     Unavailable(String),
     Internal(String),
 }
@@ -53,7 +55,10 @@ impl OAuthError {
     pub fn log_detail(&self) -> String {
         match self {
             OAuthError::Unavailable(d) | OAuthError::Internal(d) => d.clone(),
-            other => other.body()["error"].as_str().unwrap_or_default().to_string(),
+            other => other.body()["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 }
@@ -82,7 +87,10 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Compare a presented secret with a stored hash in constant time.
 pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
-    hash_secret(secret).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    hash_secret(secret)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 /// What the token endpoint received, before any check.
@@ -125,7 +133,9 @@ fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
             _ => continue,
         };
         if slot.is_some() {
-            return Err(OAuthError::InvalidRequest(format!("Parameter {k} is repeated.")));
+            return Err(OAuthError::InvalidRequest(format!(
+                "Parameter {k} is repeated."
+            )));
         }
         *slot = Some(v.into_owned());
     }
@@ -165,7 +175,10 @@ fn read_request(req: &TokenRequest) -> Result<(Credentials, Option<String>), OAu
         ));
     }
     let form = parse_form(&req.body)?;
-    let basic = req.authorization.as_deref().filter(|h| !h.trim().is_empty());
+    let basic = req
+        .authorization
+        .as_deref()
+        .filter(|h| !h.trim().is_empty());
     let in_form = form.client_id.is_some() || form.client_secret.is_some();
     if basic.is_some() && in_form {
         return Err(OAuthError::InvalidRequest(
@@ -223,12 +236,17 @@ pub async fn issue(
         Some(c) if secret_ok && c.status == "active" => c,
         _ => return Err(OAuthError::InvalidClient { basic: creds.basic }),
     };
-    let subscriptions = Scopes::parse(&client.subscriptions.join(" "))
-        .map_err(|w| OAuthError::Internal(format!("client {} has unknown subscription {w}", client.client_id)))?;
+    let subscriptions = Scopes::parse(&client.subscriptions.join(" ")).map_err(|w| {
+        OAuthError::Internal(format!(
+            "client {} has unknown subscription {w}",
+            client.client_id
+        ))
+    })?;
     let granted = match scope.as_deref().map(str::trim) {
         None | Some("") => subscriptions.clone(),
         Some(s) => {
-            let asked = Scopes::parse(s).map_err(|w| OAuthError::InvalidScope(format!("Unknown scope {w}.")))?;
+            let asked = Scopes::parse(s)
+                .map_err(|w| OAuthError::InvalidScope(format!("Unknown scope {w}.")))?;
             if !asked.is_subset(&subscriptions) {
                 return Err(OAuthError::InvalidScope(
                     "The requested scope exceeds the client's subscriptions.".into(),
@@ -238,11 +256,19 @@ pub async fn issue(
         }
     };
     if granted.is_empty() {
-        return Err(OAuthError::InvalidScope("The client has no subscription.".into()));
+        return Err(OAuthError::InvalidScope(
+            "The client has no subscription.".into(),
+        ));
     }
     let signer = keys.signer().await?;
     let now = crate::time_fmt::now().unix_timestamp();
-    let claims = Claims::new(environment, &client.client_id, &client.partner_id, &granted, now);
+    let claims = Claims::new(
+        environment,
+        &client.client_id,
+        &client.partner_id,
+        &granted,
+        now,
+    );
     let token = signer.sign(&claims).map_err(OAuthError::Internal)?;
     Ok((token_body(&token, &granted), client.partner_id))
 }
@@ -274,7 +300,12 @@ pub fn respond(
     h.insert("pragma", "no-cache".parse().expect("header"));
     match result {
         Err(OAuthError::InvalidClient { basic: true }) => {
-            h.insert("www-authenticate", r#"Basic realm="partner-api", charset="UTF-8""#.parse().expect("header"));
+            h.insert(
+                "www-authenticate",
+                r#"Basic realm="partner-api", charset="UTF-8""#
+                    .parse()
+                    .expect("header"),
+            );
         }
         Err(OAuthError::Unavailable(_)) => {
             h.insert("retry-after", crate::error::RETRY_AFTER_SECONDS.into());
@@ -302,28 +333,67 @@ mod tests {
 
     #[test]
     fn basic_and_form_credentials() {
-        let (c, scope) = read_request(&req(Some(&basic("cli_1", "s3cr:t")), "grant_type=client_credentials&scope=tracking")).unwrap();
-        assert_eq!(c, Credentials { client_id: "cli_1".into(), client_secret: "s3cr:t".into(), basic: true });
+        let (c, scope) = read_request(&req(
+            Some(&basic("cli_1", "s3cr:t")),
+            "grant_type=client_credentials&scope=tracking",
+        ))
+        .unwrap();
+        assert_eq!(
+            c,
+            Credentials {
+                client_id: "cli_1".into(),
+                client_secret: "s3cr:t".into(),
+                basic: true
+            }
+        );
         assert_eq!(scope.as_deref(), Some("tracking"));
-        let (c, _) = read_request(&req(None, "grant_type=client_credentials&client_id=a&client_secret=b")).unwrap();
+        let (c, _) = read_request(&req(
+            None,
+            "grant_type=client_credentials&client_id=a&client_secret=b",
+        ))
+        .unwrap();
         assert!(!c.basic);
     }
 
     #[test]
     fn request_errors() {
-        let both = req(Some(&basic("a", "b")), "grant_type=client_credentials&client_id=a&client_secret=b");
-        assert!(matches!(read_request(&both), Err(OAuthError::InvalidRequest(_))));
-        assert!(matches!(read_request(&req(Some(&basic("a", "b")), "")), Err(OAuthError::InvalidRequest(_))));
-        assert_eq!(read_request(&req(Some(&basic("a", "b")), "grant_type=password")).unwrap_err(), OAuthError::UnsupportedGrantType);
+        let both = req(
+            Some(&basic("a", "b")),
+            "grant_type=client_credentials&client_id=a&client_secret=b",
+        );
         assert!(matches!(
-            read_request(&req(None, "grant_type=client_credentials&grant_type=client_credentials")),
+            read_request(&both),
             Err(OAuthError::InvalidRequest(_))
         ));
-        assert_eq!(read_request(&req(None, "grant_type=client_credentials")).unwrap_err(), OAuthError::InvalidClient { basic: false });
-        assert_eq!(read_request(&req(Some("Basic !!!"), "grant_type=client_credentials")).unwrap_err(), OAuthError::InvalidClient { basic: true });
+        assert!(matches!(
+            read_request(&req(Some(&basic("a", "b")), "")),
+            Err(OAuthError::InvalidRequest(_))
+        ));
+        assert_eq!(
+            read_request(&req(Some(&basic("a", "b")), "grant_type=password")).unwrap_err(),
+            OAuthError::UnsupportedGrantType
+        );
+        assert!(matches!(
+            read_request(&req(
+                None,
+                "grant_type=client_credentials&grant_type=client_credentials"
+            )),
+            Err(OAuthError::InvalidRequest(_))
+        ));
+        assert_eq!(
+            read_request(&req(None, "grant_type=client_credentials")).unwrap_err(),
+            OAuthError::InvalidClient { basic: false }
+        );
+        assert_eq!(
+            read_request(&req(Some("Basic !!!"), "grant_type=client_credentials")).unwrap_err(),
+            OAuthError::InvalidClient { basic: true }
+        );
         let mut json = req(None, "{}");
         json.media_type = Some("application/json".into());
-        assert!(matches!(read_request(&json), Err(OAuthError::InvalidRequest(_))));
+        assert!(matches!(
+            read_request(&json),
+            Err(OAuthError::InvalidRequest(_))
+        ));
     }
 
     #[test]

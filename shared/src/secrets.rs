@@ -13,17 +13,29 @@ use crate::keys::{LinkKeyRecord, SigningKeySet};
 use crate::links::LinkKey;
 
 /// Read a JSON secret.
-pub async fn read_json<T: DeserializeOwned>(client: &Client, secret_id: &str) -> Result<T, ApiError> {
+pub async fn read_json<T: DeserializeOwned>(
+    client: &Client,
+    secret_id: &str,
+) -> Result<T, ApiError> {
     let out = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("reading secret {secret_id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))))?;
+        .map_err(|e| {
+            ApiError::Unavailable(format!(
+                "reading secret {secret_id}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            ))
+        })?;
     let text = out
         .secret_string()
         .ok_or_else(|| ApiError::Internal(format!("secret {secret_id} has no string value")))?;
-    serde_json::from_str(text).map_err(|_| ApiError::Internal(format!("secret {secret_id} is not in the expected JSON form")))
+    serde_json::from_str(text).map_err(|_| {
+        ApiError::Internal(format!(
+            "secret {secret_id} is not in the expected JSON form"
+        ))
+    })
 }
 
 /// How long the token function signs with a key before re-reading the secret (picks up a rotation).
@@ -61,9 +73,11 @@ impl SigningKeys {
         self.signer
             .get(|| async {
                 let set = self.read().await?;
-                let current = set
-                    .current()
-                    .ok_or_else(|| ApiError::Internal("the signing key secret holds no key; run `opsctl keys init`".into()))?;
+                let current = set.current().ok_or_else(|| {
+                    ApiError::Internal(
+                        "the signing key secret holds no key; run `opsctl keys init`".into(),
+                    )
+                })?;
                 Signer::new(current).map_err(ApiError::Internal)
             })
             .await
@@ -78,6 +92,11 @@ impl SigningKeys {
             .await
     }
 
+    /// Read the verification keys now (the authorizer's init), so invocations verify without a network call.
+    pub async fn preload_verifier(&self) -> Result<(), ApiError> {
+        self.verifier().await.map(|_| ())
+    }
+
     /// Verify a token. Warm: no network call. A token naming a key not yet known re-reads the
     /// secret once (rate-limited), which is how a rotation reaches a warm authorizer.
     pub async fn verify(&self, token: &str) -> Result<crate::jwt::Claims, VerifyOutcome> {
@@ -86,11 +105,15 @@ impl SigningKeys {
             Ok(c) => Ok(c),
             Err(VerifyError::Invalid(why)) => Err(VerifyOutcome::Invalid(why)),
             Err(VerifyError::UnknownKid) => {
-                if !self.verifier.invalidate_if_older_than(UNKNOWN_KID_RELOAD_INTERVAL) {
+                if !self
+                    .verifier
+                    .invalidate_if_older_than(UNKNOWN_KID_RELOAD_INTERVAL)
+                {
                     return Err(VerifyOutcome::Invalid("unknown kid".into()));
                 }
                 let v = self.verifier().await.map_err(VerifyOutcome::Unavailable)?;
-                v.verify(token).map_err(|e| VerifyOutcome::Invalid(format!("{e:?}")))
+                v.verify(token)
+                    .map_err(|e| VerifyOutcome::Invalid(format!("{e:?}")))
             }
         }
     }

@@ -19,7 +19,9 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::secrets::LinkKeys;
-use crate::store::{DeliveryRecord, Inserted, ListQuery, PartnerRecord, PolicyRecord, Store, StoreError};
+use crate::store::{
+    DeliveryRecord, Inserted, ListQuery, PartnerRecord, PolicyRecord, Store, StoreError,
+};
 use crate::{signature, time_fmt};
 
 /// How long partner records (signature keys) and products stay cached in a warm container.
@@ -59,11 +61,15 @@ impl App {
                     .partner(&p.partner_id)
                     .await?
                     .map(Arc::new)
-                    .ok_or_else(|| ApiError::InvalidToken("The partner of this token does not exist.".into()))
+                    .ok_or_else(|| {
+                        ApiError::InvalidToken("The partner of this token does not exist.".into())
+                    })
             })
             .await?;
         if rec.status != "active" {
-            return Err(ApiError::InvalidToken("The partner of this token is not active.".into()));
+            return Err(ApiError::InvalidToken(
+                "The partner of this token is not active.".into(),
+            ));
         }
         Ok(rec)
     }
@@ -80,25 +86,53 @@ impl App {
             .await
     }
 
-    fn check_signature(partner: &PartnerRecord, tracking_number: &str, premium: u64, given: &str) -> Result<(), ApiError> {
-        if signature::verify([partner.api_token_key.as_str()], tracking_number, premium, given) {
+    fn check_signature(
+        partner: &PartnerRecord,
+        tracking_number: &str,
+        premium: u64,
+        given: &str,
+    ) -> Result<(), ApiError> {
+        if signature::verify(
+            [partner.api_token_key.as_str()],
+            tracking_number,
+            premium,
+            given,
+        ) {
             Ok(())
         } else {
             Err(ApiError::InvalidSignature)
         }
     }
 
-    async fn certificate_url(&self, base_url: &str, partner_id: &str, policy_id: &str) -> Result<String, ApiError> {
+    async fn certificate_url(
+        &self,
+        base_url: &str,
+        partner_id: &str,
+        policy_id: &str,
+    ) -> Result<String, ApiError> {
         let key = self.links.get().await?;
-        Ok(format!("{base_url}/certificates/{}", key.certificate_token(partner_id, policy_id)))
+        Ok(format!(
+            "{base_url}/certificates/{}",
+            key.certificate_token(partner_id, policy_id)
+        ))
     }
 
     /// API #1 Submit SME Delivery.
-    pub async fn submit(&self, p: &Principal, body: &Map<String, Value>, base_url: &str) -> Result<Reply, ApiError> {
+    pub async fn submit(
+        &self,
+        p: &Principal,
+        body: &Map<String, Value>,
+        base_url: &str,
+    ) -> Result<Reply, ApiError> {
         p.require(Scope::Insurance)?;
         let (submission, sig) = Submission::parse(body)?;
         let partner = self.partner(p).await?;
-        Self::check_signature(&partner, submission.tracking_number.as_str(), submission.premium_amount, &sig)?;
+        Self::check_signature(
+            &partner,
+            submission.tracking_number.as_str(),
+            submission.premium_amount,
+            &sig,
+        )?;
         let product = self.product(submission.product_code.as_str()).await?;
         product.check(submission.item_value, submission.premium_amount)?;
 
@@ -128,14 +162,18 @@ impl App {
             event_ids: vec![],
         };
         // Make sure the certificate link can be produced before anything is written.
-        let url = self.certificate_url(base_url, &p.partner_id, &record.policy.policy_id).await?;
+        let url = self
+            .certificate_url(base_url, &p.partner_id, &record.policy.policy_id)
+            .await?;
         match self.store.insert_delivery(&record).await? {
             Inserted::Created => Ok((
                 201,
                 json!({"status": "success", "message": "The delivery is insured.", "policy_id": record.policy.policy_id, "url_certificate": url}),
             )),
             Inserted::Exists(existing) if existing.fingerprint == fingerprint => {
-                let url = self.certificate_url(base_url, &p.partner_id, &existing.policy.policy_id).await?;
+                let url = self
+                    .certificate_url(base_url, &p.partner_id, &existing.policy.policy_id)
+                    .await?;
                 Ok((
                     200,
                     json!({"status": "success", "message": "The delivery was already insured with this body; same policy returned.", "policy_id": existing.policy.policy_id, "url_certificate": url}),
@@ -147,7 +185,11 @@ impl App {
         }
     }
 
-    async fn delivery_for(&self, p: &Principal, tracking_number: &str) -> Result<DeliveryRecord, ApiError> {
+    async fn delivery_for(
+        &self,
+        p: &Principal,
+        tracking_number: &str,
+    ) -> Result<DeliveryRecord, ApiError> {
         self.store
             .delivery(&p.partner_id, tracking_number)
             .await?
@@ -183,7 +225,11 @@ impl App {
                 return Ok(tracking_reply(tn, req.delivery_status, 0));
             }
             let now = time_fmt::format(time_fmt::now());
-            match self.store.record_tracking(&current, req.delivery_status, &new_events, &now).await {
+            match self
+                .store
+                .record_tracking(&current, req.delivery_status, &new_events, &now)
+                .await
+            {
                 Ok(()) => return Ok(tracking_reply(tn, req.delivery_status, added)),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -193,7 +239,11 @@ impl App {
     }
 
     /// API #3 Cancel SME Delivery Order.
-    pub async fn cancel(&self, p: &Principal, body: &Map<String, Value>) -> Result<Reply, ApiError> {
+    pub async fn cancel(
+        &self,
+        p: &Principal,
+        body: &Map<String, Value>,
+    ) -> Result<Reply, ApiError> {
         p.require(Scope::Insurance)?;
         let req = CancelRequest::parse(body)?;
         let partner = self.partner(p).await?;
@@ -208,14 +258,28 @@ impl App {
             }
             Self::check_signature(&partner, tn, current.policy.premium_amount, &req.signature)?;
             if let Some(first) = &current.policy.cancellation {
-                return Ok(cancel_reply(&current, first, "The policy was already cancelled; the first cancellation is returned."));
+                return Ok(cancel_reply(
+                    &current,
+                    first,
+                    "The policy was already cancelled; the first cancellation is returned.",
+                ));
             }
             if !current.delivery_status.allows_cancellation() {
                 return Err(ApiError::CancellationNotAllowed(current.delivery_status));
             }
             let now = time_fmt::format(time_fmt::now());
-            match self.store.cancel_policy(&current, &req.cancellation, &now).await {
-                Ok(()) => return Ok(cancel_reply(&current, &req.cancellation, "The policy is cancelled.")),
+            match self
+                .store
+                .cancel_policy(&current, &req.cancellation, &now)
+                .await
+            {
+                Ok(()) => {
+                    return Ok(cancel_reply(
+                        &current,
+                        &req.cancellation,
+                        "The policy is cancelled.",
+                    ))
+                }
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -224,35 +288,60 @@ impl App {
     }
 
     /// `GET /api/v1/sme-deliveries/{tracking_number}`.
-    pub async fn get_delivery(&self, p: &Principal, tracking_number: &str, base_url: &str) -> Result<Reply, ApiError> {
+    pub async fn get_delivery(
+        &self,
+        p: &Principal,
+        tracking_number: &str,
+        base_url: &str,
+    ) -> Result<Reply, ApiError> {
         p.require(Scope::ControlTower)?;
         let (rec, history) = self
             .store
             .delivery_with_history(&p.partner_id, tracking_number)
             .await?
             .ok_or_else(|| not_found_tracking(tracking_number))?;
-        let url = self.certificate_url(base_url, &p.partner_id, &rec.policy.policy_id).await?;
+        let url = self
+            .certificate_url(base_url, &p.partner_id, &rec.policy.policy_id)
+            .await?;
         Ok((200, delivery_json(&rec, Some(&history), &url)))
     }
 
     /// `GET /api/v1/policies/{policy_id}`.
-    pub async fn get_policy(&self, p: &Principal, policy_id: &str, base_url: &str) -> Result<Reply, ApiError> {
+    pub async fn get_policy(
+        &self,
+        p: &Principal,
+        policy_id: &str,
+        base_url: &str,
+    ) -> Result<Reply, ApiError> {
         p.require(Scope::ControlTower)?;
         let not_found = || ApiError::NotFound(format!("policy_id {policy_id} was not found."));
-        let pk = self.store.policy_delivery_pk(&p.partner_id, policy_id).await?.ok_or_else(not_found)?;
-        let tn = crate::store::keys::parse_delivery_pk(&pk).map(|(_, t)| t).ok_or_else(not_found)?;
+        let pk = self
+            .store
+            .policy_delivery_pk(&p.partner_id, policy_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let tn = crate::store::keys::parse_delivery_pk(&pk)
+            .map(|(_, t)| t)
+            .ok_or_else(not_found)?;
         let (rec, history) = self
             .store
             .delivery_with_history(&p.partner_id, &tn)
             .await?
             .filter(|(r, _)| r.policy.policy_id == policy_id)
             .ok_or_else(not_found)?;
-        let url = self.certificate_url(base_url, &p.partner_id, &rec.policy.policy_id).await?;
+        let url = self
+            .certificate_url(base_url, &p.partner_id, &rec.policy.policy_id)
+            .await?;
         Ok((200, delivery_json(&rec, Some(&history), &url)))
     }
 
     /// `GET /api/v1/sme-deliveries?delivery_status=&policy_status=&created_from=&created_to=&limit=&cursor=`.
-    pub async fn list(&self, p: &Principal, params: &HashMap<String, String>, base_url: &str) -> Result<Reply, ApiError> {
+    pub async fn list(
+        &self,
+        p: &Principal,
+        params: &HashMap<String, String>,
+        base_url: &str,
+    ) -> Result<Reply, ApiError> {
         p.require(Scope::ControlTower)?;
         let q = parse_list_query(params)?;
         let shape = query_shape(&q);
@@ -260,17 +349,31 @@ impl App {
         let start = match params.get("cursor").filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => {
-                let payload = key.open_cursor(&p.partner_id, &shape, c).ok_or(ApiError::InvalidCursor)?;
-                Some(serde_json::from_str::<HashMap<String, String>>(&payload).map_err(|_| ApiError::InvalidCursor)?)
+                let payload = key
+                    .open_cursor(&p.partner_id, &shape, c)
+                    .ok_or(ApiError::InvalidCursor)?;
+                Some(
+                    serde_json::from_str::<HashMap<String, String>>(&payload)
+                        .map_err(|_| ApiError::InvalidCursor)?,
+                )
             }
         };
         let (items, next) = self.store.list_deliveries(&p.partner_id, &q, start).await?;
         let mut out = Vec::with_capacity(items.len());
         for rec in &items {
-            let url = format!("{base_url}/certificates/{}", key.certificate_token(&p.partner_id, &rec.policy.policy_id));
+            let url = format!(
+                "{base_url}/certificates/{}",
+                key.certificate_token(&p.partner_id, &rec.policy.policy_id)
+            );
             out.push(delivery_json(rec, None, &url));
         }
-        let next_cursor = next.map(|k| key.seal_cursor(&p.partner_id, &shape, &serde_json::to_string(&k).expect("map serialises")));
+        let next_cursor = next.map(|k| {
+            key.seal_cursor(
+                &p.partner_id,
+                &shape,
+                &serde_json::to_string(&k).expect("map serialises"),
+            )
+        });
         Ok((200, json!({"items": out, "next_cursor": next_cursor})))
     }
 }
@@ -302,7 +405,11 @@ fn cancel_reply(rec: &DeliveryRecord, c: &crate::domain::Cancellation, message: 
 }
 
 /// The control tower's view of a delivery and its policy.
-pub fn delivery_json(rec: &DeliveryRecord, history: Option<&[TrackingEvent]>, url_certificate: &str) -> Value {
+pub fn delivery_json(
+    rec: &DeliveryRecord,
+    history: Option<&[TrackingEvent]>,
+    url_certificate: &str,
+) -> Value {
     let mut v = serde_json::to_value(&rec.submission).expect("submission serialises");
     let o = v.as_object_mut().expect("submission is an object");
     o.insert("delivery_status".into(), json!(rec.delivery_status));
@@ -341,14 +448,21 @@ fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiEr
         })
         .transpose()?;
     let policy_status = get("policy_status")
-        .map(|s| PolicyStatus::parse(s).ok_or_else(|| ApiError::validation("policy_status", "must be active or cancelled.")))
+        .map(|s| {
+            PolicyStatus::parse(s).ok_or_else(|| {
+                ApiError::validation("policy_status", "must be active or cancelled.")
+            })
+        })
         .transpose()?;
     let time = |k: &str| {
         get(k)
             .map(|s| {
-                time_fmt::parse(s)
-                    .map(time_fmt::format)
-                    .ok_or_else(|| ApiError::validation(k, "must be an RFC 3339 timestamp such as 2022-04-06T06:05:00.528Z."))
+                time_fmt::parse(s).map(time_fmt::format).ok_or_else(|| {
+                    ApiError::validation(
+                        k,
+                        "must be an RFC 3339 timestamp such as 2022-04-06T06:05:00.528Z.",
+                    )
+                })
             })
             .transpose()
     };
@@ -356,7 +470,10 @@ fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiEr
     let created_to = time("created_to")?;
     if let (Some(f), Some(t)) = (&created_from, &created_to) {
         if f > t {
-            return Err(ApiError::validation("created_from", "must not be after created_to."));
+            return Err(ApiError::validation(
+                "created_from",
+                "must not be after created_to.",
+            ));
         }
     }
     let limit = match get("limit") {
@@ -365,7 +482,12 @@ fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiEr
             .parse::<i32>()
             .ok()
             .filter(|n| (1..=MAX_LIST_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::validation("limit", format!("must be an integer from 1 to {MAX_LIST_LIMIT}.")))?,
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_LIST_LIMIT}."),
+                )
+            })?,
     };
     Ok(ListQuery {
         delivery_status,
@@ -392,7 +514,10 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -403,17 +528,36 @@ mod tests {
             let e = parse_list_query(&params(&[("limit", bad)])).unwrap_err();
             assert!(e.to_string().starts_with("limit "), "{bad}");
         }
-        assert_eq!(parse_list_query(&params(&[("limit", "100")])).unwrap().limit, 100);
+        assert_eq!(
+            parse_list_query(&params(&[("limit", "100")]))
+                .unwrap()
+                .limit,
+            100
+        );
     }
 
     #[test]
     fn list_query_filters_are_checked_and_named() {
-        assert!(parse_list_query(&params(&[("delivery_status", "lost")])).unwrap_err().to_string().starts_with("delivery_status"));
-        assert!(parse_list_query(&params(&[("policy_status", "x")])).unwrap_err().to_string().starts_with("policy_status"));
-        assert!(parse_list_query(&params(&[("created_from", "today")])).unwrap_err().to_string().starts_with("created_from"));
-        let q = parse_list_query(&params(&[("created_from", "2022-04-06T13:00:00+07:00")])).unwrap();
+        assert!(parse_list_query(&params(&[("delivery_status", "lost")]))
+            .unwrap_err()
+            .to_string()
+            .starts_with("delivery_status"));
+        assert!(parse_list_query(&params(&[("policy_status", "x")]))
+            .unwrap_err()
+            .to_string()
+            .starts_with("policy_status"));
+        assert!(parse_list_query(&params(&[("created_from", "today")]))
+            .unwrap_err()
+            .to_string()
+            .starts_with("created_from"));
+        let q =
+            parse_list_query(&params(&[("created_from", "2022-04-06T13:00:00+07:00")])).unwrap();
         assert_eq!(q.created_from.as_deref(), Some("2022-04-06T06:00:00.000Z"));
-        assert!(parse_list_query(&params(&[("created_from", "2022-04-07T00:00:00Z"), ("created_to", "2022-04-06T00:00:00Z")])).is_err());
+        assert!(parse_list_query(&params(&[
+            ("created_from", "2022-04-07T00:00:00Z"),
+            ("created_to", "2022-04-06T00:00:00Z")
+        ]))
+        .is_err());
     }
 
     #[test]

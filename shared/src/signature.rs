@@ -35,7 +35,10 @@ mod tests {
     #[test]
     fn known_vector() {
         // python3 -c "import hashlib; print(hashlib.md5(b'secretkeyTN00115000').hexdigest())"
-        assert_eq!(compute("secretkey", "TN001", 15000), "4977b20cb177efa8bd9d597f4014ce06");
+        assert_eq!(
+            compute("secretkey", "TN001", 15000),
+            "4977b20cb177efa8bd9d597f4014ce06"
+        );
     }
 
     #[test]

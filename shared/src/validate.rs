@@ -67,7 +67,9 @@ impl<'a> Fields<'a> {
                 if t.chars().count() > max {
                     return Err(self.err(field, format!("must be at most {max} characters.")));
                 }
-                if t.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+                if t.chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+                {
                     return Err(self.err(field, "must not contain control characters."));
                 }
                 Ok(Some(t.to_string()))
@@ -114,8 +116,12 @@ impl<'a> Fields<'a> {
     /// A required RFC 3339 timestamp; returns the text as sent (trimmed) and its instant.
     pub fn timestamp(&self, field: &str) -> Result<(String, OffsetDateTime), ApiError> {
         let s = self.required_string(field, 64)?;
-        let t = time_fmt::parse(&s)
-            .ok_or_else(|| self.err(field, "must be an RFC 3339 timestamp such as 2022-04-06T06:05:00.528Z."))?;
+        let t = time_fmt::parse(&s).ok_or_else(|| {
+            self.err(
+                field,
+                "must be an RFC 3339 timestamp such as 2022-04-06T06:05:00.528Z.",
+            )
+        })?;
         Ok((s, t))
     }
 
@@ -155,7 +161,10 @@ impl<'a> Fields<'a> {
                 && p.chars()
                     .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
             if !ok {
-                return Err(self.err(field, "must be a phone number (digits, optionally with + - . ( ) and spaces)."));
+                return Err(self.err(
+                    field,
+                    "must be a phone number (digits, optionally with + - . ( ) and spaces).",
+                ));
             }
         }
         Ok(v)
@@ -192,19 +201,45 @@ mod tests {
             f.required_string("a", 10).unwrap_err().to_string(),
             "a must not be empty."
         );
-        assert!(f.required_string("b", 10).unwrap_err().to_string().starts_with("b "));
-        assert_eq!(f.required_string("x", 10).unwrap_err().to_string(), "x is required.");
-        assert_eq!(f.string("c", 10).unwrap_err().to_string(), "c must be a string.");
+        assert!(f
+            .required_string("b", 10)
+            .unwrap_err()
+            .to_string()
+            .starts_with("b "));
+        assert_eq!(
+            f.required_string("x", 10).unwrap_err().to_string(),
+            "x is required."
+        );
+        assert_eq!(
+            f.string("c", 10).unwrap_err().to_string(),
+            "c must be a string."
+        );
     }
 
     #[test]
     fn integers_are_strict() {
         let m = obj(json!({"s": "15000", "f": 1.5, "n": -1, "z": 0, "ok": 15000, "big": 1e30}));
         let f = Fields::new(&m);
-        assert!(f.integer("s", 0).unwrap_err().to_string().starts_with("s must be an integer"));
-        assert!(f.integer("f", 0).unwrap_err().to_string().starts_with("f must be an integer"));
-        assert!(f.integer("n", 0).unwrap_err().to_string().starts_with("n must be at least 0"));
-        assert!(f.integer("z", 1).unwrap_err().to_string().starts_with("z must be at least 1"));
+        assert!(f
+            .integer("s", 0)
+            .unwrap_err()
+            .to_string()
+            .starts_with("s must be an integer"));
+        assert!(f
+            .integer("f", 0)
+            .unwrap_err()
+            .to_string()
+            .starts_with("f must be an integer"));
+        assert!(f
+            .integer("n", 0)
+            .unwrap_err()
+            .to_string()
+            .starts_with("n must be at least 0"));
+        assert!(f
+            .integer("z", 1)
+            .unwrap_err()
+            .to_string()
+            .starts_with("z must be at least 1"));
         assert_eq!(f.integer("ok", 1).unwrap(), 15000);
         assert!(f.integer("big", 0).is_err());
     }

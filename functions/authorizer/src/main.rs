@@ -11,11 +11,22 @@ use shared::secrets::{SigningKeys, VerifyOutcome};
 /// API Gateway answers 401 when the authorizer fails with exactly this message.
 const UNAUTHORIZED: &str = "Unauthorized";
 
-async fn authorize(keys: &SigningKeys, event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>) -> Result<Value, Error> {
+async fn authorize(
+    keys: &SigningKeys,
+    event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>,
+) -> Result<Value, Error> {
     let request_id = event.context.request_id;
     let req = event.payload;
-    let token = req.authorization_token.as_deref().and_then(bearer_token).ok_or(UNAUTHORIZED)?;
-    let resource = req.method_arn.as_deref().and_then(api_resource).ok_or(UNAUTHORIZED)?;
+    let token = req
+        .authorization_token
+        .as_deref()
+        .and_then(bearer_token)
+        .ok_or(UNAUTHORIZED)?;
+    let resource = req
+        .method_arn
+        .as_deref()
+        .and_then(api_resource)
+        .ok_or(UNAUTHORIZED)?;
     match keys.verify(token).await {
         Ok(claims) => {
             tracing::info!(%request_id, client_id = %claims.sub, partner_id = %claims.partner_id, "allowed");
@@ -37,10 +48,8 @@ async fn main() -> Result<(), Error> {
     let rt = Runtime::from_env().await?;
     let keys: &'static SigningKeys = Box::leak(Box::new(rt.signing_keys()));
     // Read the verification keys during init; later invocations verify without a network call.
-    if let Err(e) = keys.verify("warm.up.call").await {
-        if let VerifyOutcome::Unavailable(e) = e {
-            tracing::warn!(detail = %e.log_detail(), "signing keys not loaded at init");
-        }
+    if let Err(e) = keys.preload_verifier().await {
+        tracing::warn!(detail = %e.log_detail(), "signing keys not loaded at init");
     }
     run(service_fn(move |event| authorize(keys, event))).await
 }

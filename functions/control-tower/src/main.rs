@@ -24,12 +24,19 @@ async fn main() -> Result<(), Error> {
             let base = http::base_url(&req, config.public_base_url.as_deref());
             let param = |name: &str| http::path_param(&req, name).unwrap_or_default();
             match meta.route().as_str() {
-                GET_DELIVERY => app.get_delivery(&principal, &param("tracking_number"), &base).await,
+                GET_DELIVERY => {
+                    app.get_delivery(&principal, &param("tracking_number"), &base)
+                        .await
+                }
                 GET_POLICY => app.get_policy(&principal, &param("policy_id"), &base).await,
                 LIST => {
                     let params: HashMap<String, String> = req
                         .query_string_parameters_ref()
-                        .map(|q| q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+                        .map(|q| {
+                            q.iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     app.list(&principal, &params, &base).await
                 }

@@ -14,7 +14,11 @@ async fn main() -> Result<(), Error> {
     if let Err(e) = keys.signer().await {
         tracing::warn!(detail = %e.log_detail(), "signing key not loaded at init");
     }
-    let (store, keys, env) = (&*Box::leak(Box::new(rt.store)), &*Box::leak(Box::new(keys)), &*Box::leak(Box::new(rt.config.environment)));
+    let (store, keys, env) = (
+        &*Box::leak(Box::new(rt.store)),
+        &*Box::leak(Box::new(keys)),
+        &*Box::leak(Box::new(rt.config.environment)),
+    );
     run(service_fn(move |req: Request| async move {
         let meta = RequestMeta::of(&req);
         let treq = TokenRequest {
@@ -23,7 +27,9 @@ async fn main() -> Result<(), Error> {
             body: req.body().to_vec(),
         };
         let result = if treq.body.len() > http::MAX_BODY_BYTES {
-            Err(oauth::OAuthError::InvalidRequest("The request body is too large.".into()))
+            Err(oauth::OAuthError::InvalidRequest(
+                "The request body is too large.".into(),
+            ))
         } else {
             oauth::issue(store, keys, env, &treq).await
         };

@@ -47,7 +47,14 @@ mod tests {
     fn every_field_is_required_and_named() {
         let full = json!({"tracking_number": "T1", "policy_id": "pol_1", "canceled_by": "cs", "cancellation_reason": "asked", "cancellation_time": "2022-04-06T06:05:00.528Z", "signature": "s"});
         assert!(CancelRequest::parse(full.as_object().unwrap()).is_ok());
-        for field in ["tracking_number", "policy_id", "canceled_by", "cancellation_reason", "cancellation_time", "signature"] {
+        for field in [
+            "tracking_number",
+            "policy_id",
+            "canceled_by",
+            "cancellation_reason",
+            "cancellation_time",
+            "signature",
+        ] {
             let mut b = full.clone();
             b.as_object_mut().unwrap().remove(field);
             let e = CancelRequest::parse(b.as_object().unwrap()).unwrap_err();

@@ -8,7 +8,7 @@ mod tracking;
 mod tracking_number;
 
 pub use cancel::{CancelRequest, Cancellation};
-pub use product::{Product, ProductCode, PremiumRule};
+pub use product::{PremiumRule, Product, ProductCode};
 pub use status::{DeliveryStatus, PolicyStatus};
 pub use submission::Submission;
 pub use tracking::{TrackingEvent, TrackingRequest, MAX_EVENTS_PER_REQUEST};

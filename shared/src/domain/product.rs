@@ -11,7 +11,8 @@ impl ProductCode {
     pub fn parse(s: &str) -> Result<Self, ApiError> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b));
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b));
         if ok {
             Ok(ProductCode(s.to_string()))
         } else {
@@ -105,7 +106,10 @@ mod tests {
         assert_eq!(r.premium(3_000_000), 15_000);
         assert_eq!(r.premium(100_000), 5_000); // minimum
         assert_eq!(r.premium(3_000_001), 15_001); // 15000.005 rounds up
-        assert_eq!(r.premium(u64::MAX / 2), ((u64::MAX / 2) as u128 * 50).div_ceil(10_000) as u64);
+        assert_eq!(
+            r.premium(u64::MAX / 2),
+            ((u64::MAX / 2) as u128 * 50).div_ceil(10_000) as u64
+        );
     }
 
     #[test]

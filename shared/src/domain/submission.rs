@@ -112,9 +112,20 @@ pub(crate) mod tests {
     #[test]
     fn every_required_field_is_named_when_missing() {
         for field in [
-            "tracking_number", "product_code", "customer_name", "customer_phone", "pickup_address",
-            "drop_up_address", "type_of_goods", "cod_amount", "item_value", "premium_amount",
-            "signature", "order_created_time", "goods_description", "good_quantity",
+            "tracking_number",
+            "product_code",
+            "customer_name",
+            "customer_phone",
+            "pickup_address",
+            "drop_up_address",
+            "type_of_goods",
+            "cod_amount",
+            "item_value",
+            "premium_amount",
+            "signature",
+            "order_created_time",
+            "goods_description",
+            "good_quantity",
         ] {
             let mut b = valid_body();
             b.as_object_mut().unwrap().remove(field);
@@ -126,7 +137,12 @@ pub(crate) mod tests {
 
     #[test]
     fn ranges() {
-        for (field, v) in [("cod_amount", json!(-1)), ("item_value", json!(0)), ("premium_amount", json!(0)), ("good_quantity", json!(0))] {
+        for (field, v) in [
+            ("cod_amount", json!(-1)),
+            ("item_value", json!(0)),
+            ("premium_amount", json!(0)),
+            ("good_quantity", json!(0)),
+        ] {
             let mut b = valid_body();
             b[field] = v;
             let e = Submission::parse(b.as_object().unwrap()).unwrap_err();
@@ -140,12 +156,21 @@ pub(crate) mod tests {
         let mut b = valid_body();
         b["unknown"] = json!("x");
         b["customer_name"] = json!("  Cong ty ABC ");
-        let fa = Submission::parse(a.as_object().unwrap()).unwrap().0.fingerprint();
-        let fb = Submission::parse(b.as_object().unwrap()).unwrap().0.fingerprint();
+        let fa = Submission::parse(a.as_object().unwrap())
+            .unwrap()
+            .0
+            .fingerprint();
+        let fb = Submission::parse(b.as_object().unwrap())
+            .unwrap()
+            .0
+            .fingerprint();
         assert_eq!(fa, fb);
         let mut c = valid_body();
         c["good_quantity"] = json!(2);
-        let fc = Submission::parse(c.as_object().unwrap()).unwrap().0.fingerprint();
+        let fc = Submission::parse(c.as_object().unwrap())
+            .unwrap()
+            .0
+            .fingerprint();
         assert_ne!(fa, fc);
     }
 }

@@ -146,7 +146,10 @@ mod tests {
     fn event_errors_name_the_index() {
         let b = body(json!([{"tracking_time": "2022-04-06T06:05:00Z"}, {"tracking_status": "x"}]));
         let e = TrackingRequest::parse(b.as_object().unwrap()).unwrap_err();
-        assert_eq!(e.to_string(), "tracking_detail[1].tracking_time is required.");
+        assert_eq!(
+            e.to_string(),
+            "tracking_detail[1].tracking_time is required."
+        );
     }
 
     #[test]
@@ -154,7 +157,9 @@ mod tests {
         let e = TrackingRequest::parse(body(json!([])).as_object().unwrap()).unwrap_err();
         assert!(e.to_string().starts_with("tracking_detail "));
         let many: Vec<Value> = (0..101)
-            .map(|i| json!({"tracking_time": format!("2022-04-06T06:{:02}:{:02}Z", i / 60, i % 60)}))
+            .map(
+                |i| json!({"tracking_time": format!("2022-04-06T06:{:02}:{:02}Z", i / 60, i % 60)}),
+            )
             .collect();
         let e = TrackingRequest::parse(body(json!(many)).as_object().unwrap()).unwrap_err();
         assert!(e.to_string().starts_with("tracking_detail "));
@@ -170,7 +175,20 @@ mod tests {
 
     #[test]
     fn event_id_depends_on_content() {
-        let a = TrackingEvent { tracking_time: "2022-04-06T06:05:00Z".into(), tracking_status: None, contact_phone_number: None, contact_email: None, handler_name: None, end_address: None, start_address: None, tracking_desctiption: None, order_id: None, vehicle_type: None, vehicle_number: None, image_url: None };
+        let a = TrackingEvent {
+            tracking_time: "2022-04-06T06:05:00Z".into(),
+            tracking_status: None,
+            contact_phone_number: None,
+            contact_email: None,
+            handler_name: None,
+            end_address: None,
+            start_address: None,
+            tracking_desctiption: None,
+            order_id: None,
+            vehicle_type: None,
+            vehicle_number: None,
+            image_url: None,
+        };
         let mut b = a.clone();
         assert_eq!(a.id(), b.id());
         b.tracking_status = Some("x".into());

@@ -13,7 +13,8 @@ impl TrackingNumber {
     pub fn parse(s: &str) -> Result<Self, ApiError> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if ok {
             Ok(TrackingNumber(s.to_string()))
         } else {

@@ -70,6 +70,9 @@ mod tests {
         assert!(events_sk(9) < events_sk(10));
         assert!(delivery_pk("p1", "T").starts_with(&delivery_pk_prefix("p1")));
         assert!(!delivery_pk("p10", "T").starts_with(&delivery_pk_prefix("p1")));
-        assert_eq!(parse_delivery_pk(&delivery_pk("p1", "T.1")), Some(("p1".into(), "T.1".into())));
+        assert_eq!(
+            parse_delivery_pk(&delivery_pk("p1", "T.1")),
+            Some(("p1".into(), "T.1".into()))
+        );
     }
 }

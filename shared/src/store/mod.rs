@@ -34,7 +34,9 @@ pub enum StoreError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::Conflict => ApiError::Unavailable("write conflict persisted after retries".into()),
+            StoreError::Conflict => {
+                ApiError::Unavailable("write conflict persisted after retries".into())
+            }
             StoreError::Unavailable(d) => ApiError::Unavailable(d),
             StoreError::Internal(d) => ApiError::Internal(d),
         }
@@ -60,7 +62,8 @@ fn to_item<T: Serialize>(v: &T) -> Result<Item, StoreError> {
 }
 
 fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Internal(format!("deserialising item: {e}")))
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Internal(format!("deserialising item: {e}")))
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -118,7 +121,10 @@ impl Store {
         &self.table
     }
 
-    async fn get<T: DeserializeOwned>(&self, key: (String, String)) -> Result<Option<T>, StoreError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        key: (String, String),
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -179,7 +185,11 @@ impl Store {
     }
 
     /// Create a partner and its first client in one transaction; neither may exist yet.
-    pub async fn create_partner(&self, partner: &PartnerRecord, client: &ClientRecord) -> Result<(), StoreError> {
+    pub async fn create_partner(
+        &self,
+        partner: &PartnerRecord,
+        client: &ClientRecord,
+    ) -> Result<(), StoreError> {
         let put = |item: Item| {
             Put::builder()
                 .table_name(&self.table)
@@ -191,8 +201,14 @@ impl Store {
         };
         self.client
             .transact_write_items()
-            .transact_items(put(with_keys(to_item(partner)?, keys::partner(&partner.partner_id)))?)
-            .transact_items(put(with_keys(to_item(client)?, keys::client(&client.client_id)))?)
+            .transact_items(put(with_keys(
+                to_item(partner)?,
+                keys::partner(&partner.partner_id),
+            ))?)
+            .transact_items(put(with_keys(
+                to_item(client)?,
+                keys::client(&client.client_id),
+            ))?)
             .send()
             .await
             .map_err(|e| match e.as_service_error().and_then(|s| s.code()) {
@@ -208,14 +224,23 @@ impl Store {
         let tn = rec.submission.tracking_number.as_str();
         let mut item = with_keys(
             to_item(rec)?,
-            (keys::delivery_pk(&rec.partner_id, tn), keys::DELIVERY_SK.into()),
+            (
+                keys::delivery_pk(&rec.partner_id, tn),
+                keys::DELIVERY_SK.into(),
+            ),
         );
         let created = keys::created_sk(&rec.created_at, tn);
         item.insert("gsi1pk".into(), s(keys::by_created_pk(&rec.partner_id)));
         item.insert("gsi1sk".into(), s(created.clone()));
-        item.insert("gsi2pk".into(), s(keys::by_status_pk(&rec.partner_id, rec.delivery_status)));
+        item.insert(
+            "gsi2pk".into(),
+            s(keys::by_status_pk(&rec.partner_id, rec.delivery_status)),
+        );
         item.insert("gsi2sk".into(), s(created));
-        item.insert("gsi3pk".into(), s(keys::by_policy_pk(&rec.policy.policy_id)));
+        item.insert(
+            "gsi3pk".into(),
+            s(keys::by_policy_pk(&rec.policy.policy_id)),
+        );
         Ok(item)
     }
 
@@ -245,9 +270,16 @@ impl Store {
         }
     }
 
-    pub async fn delivery(&self, partner_id: &str, tracking_number: &str) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.get((keys::delivery_pk(partner_id, tracking_number), keys::DELIVERY_SK.into()))
-            .await
+    pub async fn delivery(
+        &self,
+        partner_id: &str,
+        tracking_number: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.get((
+            keys::delivery_pk(partner_id, tracking_number),
+            keys::DELIVERY_SK.into(),
+        ))
+        .await
     }
 
     /// The delivery and its tracking history (ordered by `tracking_time`), in one query.
@@ -272,7 +304,11 @@ impl Store {
         let mut delivery = None;
         let mut events: Vec<TrackingEvent> = Vec::new();
         for item in items {
-            let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let sk = item
+                .get(keys::SK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
             if sk == keys::DELIVERY_SK {
                 delivery = Some(from_item::<DeliveryRecord>(item)?);
             } else if sk.starts_with(keys::EVENTS_SK_PREFIX) {
@@ -340,7 +376,10 @@ impl Store {
         };
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(with_keys(to_item(&batch)?, (pk, keys::events_sk(version)))))
+            .set_item(Some(with_keys(
+                to_item(&batch)?,
+                (pk, keys::events_sk(version)),
+            )))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -352,9 +391,15 @@ impl Store {
     }
 
     /// Cancel the policy of a delivery read at `old.version`.
-    pub async fn cancel_policy(&self, old: &DeliveryRecord, c: &Cancellation, now: &str) -> Result<(), StoreError> {
+    pub async fn cancel_policy(
+        &self,
+        old: &DeliveryRecord,
+        c: &Cancellation,
+        now: &str,
+    ) -> Result<(), StoreError> {
         let tn = old.submission.tracking_number.as_str();
-        let cancellation = serde_dynamo::to_attribute_value(c).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let cancellation =
+            serde_dynamo::to_attribute_value(c).map_err(|e| StoreError::Internal(e.to_string()))?;
         self.client
             .update_item()
             .table_name(&self.table)
@@ -394,7 +439,12 @@ impl Store {
                             .iter()
                             .filter_map(|r| r.code())
                             .collect();
-                        if reasons.iter().all(|c| matches!(*c, "None" | "ConditionalCheckFailed" | "TransactionConflict")) {
+                        if reasons.iter().all(|c| {
+                            matches!(
+                                *c,
+                                "None" | "ConditionalCheckFailed" | "TransactionConflict"
+                            )
+                        }) {
                             StoreError::Conflict
                         } else {
                             StoreError::Unavailable(format!("transaction cancelled: {reasons:?}"))
@@ -406,7 +456,11 @@ impl Store {
     }
 
     /// The delivery partition key of a policy id, if the policy belongs to `partner_id`.
-    pub async fn policy_delivery_pk(&self, partner_id: &str, policy_id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn policy_delivery_pk(
+        &self,
+        partner_id: &str,
+        policy_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         let out = self
             .client
             .query()
@@ -435,8 +489,18 @@ impl Store {
         start: Option<HashMap<String, String>>,
     ) -> Result<(Vec<DeliveryRecord>, Option<HashMap<String, String>>), StoreError> {
         let (index, pk_attr, sk_attr, pk) = match q.delivery_status {
-            Some(st) => (keys::BY_STATUS, "gsi2pk", "gsi2sk", keys::by_status_pk(partner_id, st)),
-            None => (keys::BY_CREATED, "gsi1pk", "gsi1sk", keys::by_created_pk(partner_id)),
+            Some(st) => (
+                keys::BY_STATUS,
+                "gsi2pk",
+                "gsi2sk",
+                keys::by_status_pk(partner_id, st),
+            ),
+            None => (
+                keys::BY_CREATED,
+                "gsi1pk",
+                "gsi1sk",
+                keys::by_created_pk(partner_id),
+            ),
         };
         let mut cond = format!("{pk_attr} = :pk");
         let mut req = self
@@ -470,7 +534,8 @@ impl Store {
                 .expression_attribute_values(":ps", s(ps.as_str()));
         }
         if let Some(start) = start {
-            req = req.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+            req = req
+                .set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
         }
         let out = req
             .key_condition_expression(cond)
@@ -482,7 +547,12 @@ impl Store {
                 .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
                 .collect()
         });
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
         Ok((items, next))
     }
 }

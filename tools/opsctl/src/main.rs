@@ -21,7 +21,11 @@ use shared::store::{ClientRecord, PartnerRecord, Store};
 use shared::time_fmt;
 
 #[derive(Parser)]
-#[command(name = "opsctl", version, about = "Operate the partner insurance API: table, keys, products, partners")]
+#[command(
+    name = "opsctl",
+    version,
+    about = "Operate the partner insurance API: table, keys, products, partners"
+)]
 struct Cli {
     #[command(flatten)]
     target: Target,
@@ -162,14 +166,21 @@ struct Ctx {
 impl Ctx {
     async fn new(mut target: Target) -> Result<Ctx, Failure> {
         if let Some(path) = target.stack_file.clone() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read stack file {}: {e}; is the local stack running (scripts/run)?", path.display()))?;
-            let file: Target = serde_json::from_str(&text).map_err(|e| format!("stack file {} is not valid: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                format!(
+                    "cannot read stack file {}: {e}; is the local stack running (scripts/run)?",
+                    path.display()
+                )
+            })?;
+            let file: Target = serde_json::from_str(&text)
+                .map_err(|e| format!("stack file {} is not valid: {e}", path.display()))?;
             target = Target {
                 stack_file: Some(path),
                 table_name: target.table_name.or(file.table_name),
                 region: file.region.or(target.region),
-                signing_keys_secret_id: target.signing_keys_secret_id.or(file.signing_keys_secret_id),
+                signing_keys_secret_id: target
+                    .signing_keys_secret_id
+                    .or(file.signing_keys_secret_id),
                 link_key_secret_id: target.link_key_secret_id.or(file.link_key_secret_id),
                 api_base_url: target.api_base_url.or(file.api_base_url),
                 token_url: target.token_url.or(file.token_url),
@@ -207,7 +218,8 @@ impl Ctx {
     }
 
     fn secret_id(v: &Option<String>, flag: &str) -> Result<String, Failure> {
-        v.clone().ok_or_else(|| format!("no secret id: pass --{flag} (a stack output) or --stack-file"))
+        v.clone()
+            .ok_or_else(|| format!("no secret id: pass --{flag} (a stack output) or --stack-file"))
     }
 }
 
@@ -219,14 +231,21 @@ async fn create_table(ctx: &Ctx, template: &std::path::Path) -> Result<(), Failu
     let req = template::create_table(ctx.store.client(), template, ctx.store.table())?;
     match req.send().await {
         Ok(_) => {
-            eprintln!("table {} created from {}", ctx.store.table(), template.display());
+            eprintln!(
+                "table {} created from {}",
+                ctx.store.table(),
+                template.display()
+            );
             Ok(())
         }
         Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ResourceInUseException") => {
             eprintln!("table {} already exists", ctx.store.table());
             Ok(())
         }
-        Err(e) => Err(format!("creating table: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))),
+        Err(e) => Err(format!(
+            "creating table: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+        )),
     }
 }
 
@@ -246,7 +265,12 @@ async fn ensure_secret(
                 .secret_string(fresh())
                 .send()
                 .await
-                .map_err(|e| format!("writing secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
+                .map_err(|e| {
+                    format!(
+                        "writing secret {id}: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    )
+                })?;
             Ok("initialised")
         }
         Err(e) if matches!(e.as_service_error(), Some(G::ResourceNotFoundException(_))) => {
@@ -255,10 +279,18 @@ async fn ensure_secret(
                 .secret_string(fresh())
                 .send()
                 .await
-                .map_err(|e| format!("creating secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
+                .map_err(|e| {
+                    format!(
+                        "creating secret {id}: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    )
+                })?;
             Ok("created")
         }
-        Err(e) => Err(format!("reading secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))),
+        Err(e) => Err(format!(
+            "reading secret {id}: {}",
+            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+        )),
     }
 }
 
@@ -306,7 +338,11 @@ async fn onboard(ctx: &Ctx, name: &str, subscriptions: &str) -> Result<Kit, Fail
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| Scope::parse(s).ok_or_else(|| format!("unknown subscription {s:?}: use insurance, tracking, control_tower")))
+        .map(|s| {
+            Scope::parse(s).ok_or_else(|| {
+                format!("unknown subscription {s:?}: use insurance, tracking, control_tower")
+            })
+        })
         .collect::<Result<_, _>>()?;
     let scopes = Scopes(subs.into_iter().collect());
     if scopes.is_empty() {
@@ -338,7 +374,10 @@ async fn onboard(ctx: &Ctx, name: &str, subscriptions: &str) -> Result<Kit, Fail
         status: "active".into(),
         created_at: now,
     };
-    ctx.store.create_partner(&partner, &client).await.map_err(store_err)?;
+    ctx.store
+        .create_partner(&partner, &client)
+        .await
+        .map_err(store_err)?;
     Ok(Kit {
         partner_id,
         client_id,
@@ -364,8 +403,11 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<(), Failure> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     opts.mode(0o600);
-    let mut f = opts.open(path).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    f.write_all(text.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 fn print_product(p: &Product) {
@@ -382,19 +424,42 @@ fn print_product(p: &Product) {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let ctx = Ctx::new(cli.target).await?;
     match cli.command {
-        Command::Table { command: TableCommand::Create { template } } => create_table(&ctx, &template).await,
-        Command::Keys { command: KeysCommand::Init } => keys_init(&ctx).await,
+        Command::Table {
+            command: TableCommand::Create { template },
+        } => create_table(&ctx, &template).await,
+        Command::Keys {
+            command: KeysCommand::Init,
+        } => keys_init(&ctx).await,
         Command::Product { command } => match command {
-            ProductCommand::Put { code, currency, max_item_value, premium_rate_bps, min_premium, json } => {
-                let product_code = ProductCode::parse(&code).map_err(|_| format!("--code {code:?}: use 1 to 64 of a-z, 0-9, '-' and '_'"))?;
+            ProductCommand::Put {
+                code,
+                currency,
+                max_item_value,
+                premium_rate_bps,
+                min_premium,
+                json,
+            } => {
+                let product_code = ProductCode::parse(&code).map_err(|_| {
+                    format!("--code {code:?}: use 1 to 64 of a-z, 0-9, '-' and '_'")
+                })?;
                 let currency = currency.trim().to_ascii_uppercase();
                 if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(format!("--currency {currency:?}: use an ISO 4217 code such as VND"));
+                    return Err(format!(
+                        "--currency {currency:?}: use an ISO 4217 code such as VND"
+                    ));
                 }
                 if max_item_value == 0 {
                     return Err("--max-item-value must be at least 1".into());
                 }
-                let p = Product { product_code, currency, max_item_value, rule: PremiumRule { premium_rate_bps, min_premium } };
+                let p = Product {
+                    product_code,
+                    currency,
+                    max_item_value,
+                    rule: PremiumRule {
+                        premium_rate_bps,
+                        min_premium,
+                    },
+                };
                 ctx.store.put_product(&p).await.map_err(store_err)?;
                 if json {
                     println!("{}", serde_json::to_string(&p).expect("serialises"));
@@ -414,7 +479,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
         },
-        Command::Partner { command: PartnerCommand::Onboard { name, subscriptions, json, kit_file } } => {
+        Command::Partner {
+            command:
+                PartnerCommand::Onboard {
+                    name,
+                    subscriptions,
+                    json,
+                    kit_file,
+                },
+        } => {
             let kit = onboard(&ctx, &name, &subscriptions).await?;
             let text = serde_json::to_string_pretty(&kit).expect("serialises");
             if let Some(path) = &kit_file {
@@ -426,7 +499,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("Partner onboarded: {name}");
                 println!("  partner_id     {}", kit.partner_id);
                 println!("  client_id      {}", kit.client_id);
-                println!("  client_secret  {}   (shown once; stored only as a hash)", kit.client_secret);
+                println!(
+                    "  client_secret  {}   (shown once; stored only as a hash)",
+                    kit.client_secret
+                );
                 println!("  api_token_key  {}", kit.api_token_key);
                 println!("  subscriptions  {}", kit.subscriptions.join(", "));
                 println!("  token_url      {}", kit.token_url);

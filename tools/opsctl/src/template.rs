@@ -51,14 +51,24 @@ struct Proj {
 
 /// The `Properties` of the `Table` resource.
 fn table_properties(template: &Path) -> Result<TableProperties, String> {
-    let text = std::fs::read_to_string(template).map_err(|e| format!("reading {}: {e}", template.display()))?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| format!("parsing {}: {e}", template.display()))?;
+    let text = std::fs::read_to_string(template)
+        .map_err(|e| format!("reading {}: {e}", template.display()))?;
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| format!("parsing {}: {e}", template.display()))?;
     let table = doc
         .get("Resources")
         .and_then(|r| r.get("Table"))
         .filter(|t| t.get("Type").and_then(|v| v.as_str()) == Some("AWS::DynamoDB::Table"))
-        .ok_or_else(|| format!("{} has no AWS::DynamoDB::Table resource named Table", template.display()))?;
-    let props = table.get("Properties").cloned().ok_or("the Table resource has no Properties")?;
+        .ok_or_else(|| {
+            format!(
+                "{} has no AWS::DynamoDB::Table resource named Table",
+                template.display()
+            )
+        })?;
+    let props = table
+        .get("Properties")
+        .cloned()
+        .ok_or("the Table resource has no Properties")?;
     serde_yaml::from_value(props).map_err(|e| format!("the Table resource's properties: {e}"))
 }
 
@@ -95,7 +105,8 @@ pub fn create_table(
         );
     }
     for g in &p.global_secondary_indexes {
-        let mut proj = Projection::builder().projection_type(ProjectionType::from(g.projection.projection_type.as_str()));
+        let mut proj = Projection::builder()
+            .projection_type(ProjectionType::from(g.projection.projection_type.as_str()));
         for a in &g.projection.non_key_attributes {
             proj = proj.non_key_attributes(a);
         }
@@ -119,7 +130,11 @@ mod tests {
     fn the_project_template_has_the_indexes_the_store_uses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
         let p = table_properties(&path).unwrap();
-        let names: Vec<&str> = p.global_secondary_indexes.iter().map(|g| g.index_name.as_str()).collect();
+        let names: Vec<&str> = p
+            .global_secondary_indexes
+            .iter()
+            .map(|g| g.index_name.as_str())
+            .collect();
         use shared::store::keys::{BY_CREATED, BY_POLICY, BY_STATUS};
         for idx in [BY_CREATED, BY_STATUS, BY_POLICY] {
             assert!(names.contains(&idx), "{idx} missing from the template");
