@@ -1,7 +1,8 @@
 //! Field-by-field reading of a JSON object, so that every error names its field.
 //!
-//! Unknown fields are ignored. Required strings must be non-empty (after trimming);
-//! integers must be JSON integers (not strings, not fractions) within range.
+//! Unknown fields are ignored. Required strings must hold more than whitespace; strings are
+//! stored exactly as sent (not trimmed). Integers must be JSON integers (not strings, not
+//! fractions) within range.
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -49,7 +50,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A required string of 1..=max characters (after trimming; the stored value is the trimmed one).
+    /// A required string of 1..=max characters, not only whitespace; returned as sent.
     pub fn string(&self, field: &str, max: usize) -> Result<String, ApiError> {
         self.opt_string(field, max)?
             .ok_or_else(|| self.err(field, "is required."))
@@ -60,19 +61,18 @@ impl<'a> Fields<'a> {
         match self.present(field) {
             None => Ok(None),
             Some(Value::String(s)) => {
-                let t = s.trim();
-                if t.is_empty() {
+                if s.trim().is_empty() {
                     return Ok(None);
                 }
-                if t.chars().count() > max {
+                if s.chars().count() > max {
                     return Err(self.err(field, format!("must be at most {max} characters.")));
                 }
-                if t.chars()
+                if s.chars()
                     .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
                 {
                     return Err(self.err(field, "must not contain control characters."));
                 }
-                Ok(Some(t.to_string()))
+                Ok(Some(s.clone()))
             }
             Some(_) => Err(self.err(field, "must be a string.")),
         }
@@ -113,7 +113,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A required RFC 3339 timestamp; returns the text as sent (trimmed) and its instant.
+    /// A required RFC 3339 timestamp; returns the text as sent and its instant.
     pub fn timestamp(&self, field: &str) -> Result<(String, OffsetDateTime), ApiError> {
         let s = self.required_string(field, 64)?;
         let t = time_fmt::parse(&s).ok_or_else(|| {
