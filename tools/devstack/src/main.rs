@@ -1,0 +1,169 @@
+//! `devstack`: the local stand-in for what is deployed (API Gateway REST API + Lambda +
+//! DynamoDB + Secrets Manager). See `gateway` for what the local gateway emulates and what it
+//! does not, and `lambda` for how functions run.
+
+mod gateway;
+mod ids;
+mod lambda;
+mod policy;
+mod procs;
+mod responses;
+mod routing;
+mod services;
+mod stack;
+mod template;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "devstack",
+    about = "Local stack: DynamoDB Local, a Secrets Manager emulator, and a local API Gateway that runs the real function binaries",
+    after_help = "Paths that are not given default to the repository (the first directory, from the current one \
+                  or else from devstack's own location upwards, that holds infra/template.yaml): \
+                  infra/template.yaml, target/local, target/tools; --bin-dir defaults to the directory of \
+                  the devstack executable (target/debug after cargo build)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start everything and serve the API until Ctrl-C (or SIGTERM, or stdin closing with --exit-on-stdin-close)
+    Up {
+        /// Gateway port on 127.0.0.1 (0: any free port)
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Where state, logs, stack.json and the demo partner kit go [default: target/local]
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// The SAM template [default: infra/template.yaml]
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// Where the function binaries and opsctl are [default: devstack's own directory]
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        /// Where scripts/install put DynamoDB Local and moto [default: target/tools]
+        #[arg(long)]
+        tools_dir: Option<PathBuf>,
+        /// Stop when stdin reaches end of file (for tests: the stack dies with its parent)
+        #[arg(long)]
+        exit_on_stdin_close: bool,
+        /// Also copy function output and every request line to stderr
+        #[arg(long, short)]
+        verbose: bool,
+        /// Concurrent execution environments per function
+        #[arg(long, default_value_t = 8)]
+        max_concurrency: usize,
+    },
+    /// Print the routes the gateway would serve, as JSON
+    Routes {
+        /// The SAM template [default: infra/template.yaml]
+        #[arg(long)]
+        template: Option<PathBuf>,
+    },
+    /// Print the template's GatewayResponses (SAM YAML) matching the local gateway's responses
+    GatewayResponses,
+}
+
+/// The repository: the first ancestor of the current directory, else of the executable's
+/// directory, that holds `infra/template.yaml`.
+fn repo_root() -> Option<PathBuf> {
+    let holds = |d: &Path| d.join("infra/template.yaml").is_file();
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Some(d) = cwd.ancestors().find(|d| holds(d)) {
+            return Some(d.to_path_buf());
+        }
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors().find(|d| holds(d)).map(Path::to_path_buf)
+}
+
+fn default_path(given: Option<PathBuf>, relative: &str) -> Result<PathBuf, String> {
+    match given {
+        Some(p) => Ok(p),
+        None => repo_root().map(|r| r.join(relative)).ok_or_else(|| {
+            format!(
+                "cannot find the repository (a directory holding infra/template.yaml) to default {relative}; \
+                 run from inside it or pass the path"
+            )
+        }),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn routes(template: Option<PathBuf>) -> Result<(), String> {
+    let path = default_path(template, "infra/template.yaml")?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let t = template::Template::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    print_out(&(serde_json::to_string_pretty(&t.routes).expect("serializable") + "\n"));
+    Ok(())
+}
+
+async fn up(cmd: Command) -> Result<(), String> {
+    let Command::Up {
+        port,
+        state_dir,
+        template,
+        bin_dir,
+        tools_dir,
+        exit_on_stdin_close,
+        verbose,
+        max_concurrency,
+    } = cmd
+    else {
+        unreachable!("called for up only")
+    };
+    let bin_dir = match bin_dir {
+        Some(d) => d,
+        None => std::env::current_exe()
+            .map_err(|e| format!("cannot find devstack's own directory: {e}"))?
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or("cannot find devstack's own directory")?,
+    };
+    stack::up(stack::UpOptions {
+        port,
+        state_dir: default_path(state_dir, "target/local")?,
+        template: default_path(template, "infra/template.yaml")?,
+        bin_dir,
+        tools_dir: default_path(tools_dir, "target/tools")?,
+        exit_on_stdin_close,
+        verbose,
+        max_concurrency,
+    })
+    .await
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Routes { template } => routes(template),
+        Command::GatewayResponses => {
+            print_out(&responses::sam_gateway_responses_yaml());
+            Ok(())
+        }
+        up_command @ Command::Up { .. } => {
+            // One thread: every child process is spawned from the thread that lives as long as
+            // devstack, which is what PR_SET_PDEATHSIG watches (see `procs`).
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            runtime.block_on(up(up_command))
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("devstack: error: {e}");
+        std::process::exit(1);
+    }
+}
