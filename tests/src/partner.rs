@@ -182,7 +182,8 @@ pub struct Partner {
 }
 
 impl Partner {
-    fn from_kit(kit_json: Value) -> Partner {
+    /// A partner from its kit JSON (e.g. another stack's demo kit).
+    pub fn from_kit(kit_json: Value) -> Partner {
         let kit: Kit = serde_json::from_value(kit_json.clone())
             .unwrap_or_else(|e| panic!("kit does not have the contract's keys: {e}\n{kit_json}"));
         Partner {

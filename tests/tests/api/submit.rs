@@ -282,17 +282,36 @@ async fn optional_fields_may_be_omitted_and_unknown_fields_are_ignored() {
 #[tokio::test]
 async fn missing_required_field_is_400_naming_it_and_nothing_is_stored() {
     let p = Partner::full().await;
-    for field in REQUIRED {
+    for field in REQUIRED.into_iter().filter(|f| *f != "signature") {
         let mut body = p.submit_body();
         let tn = body["tracking_number"].as_str().unwrap().to_string();
         body.as_object_mut().unwrap().remove(field);
-        let resp = p.submit(&body).await;
-        if field == "signature" {
-            // The contract: "A missing or wrong signature is 403 with code invalid_signature".
-            resp.expect_error(403, "invalid_signature");
+        p.submit(&body).await.expect_validation(field);
+        p.assert_not_stored(&tn).await;
+    }
+}
+
+#[tokio::test]
+async fn missing_or_empty_signature_is_403_invalid_signature() {
+    // The contract's signature section: "A missing or wrong signature is 403 with code
+    // invalid_signature" (more specific than the general "missing required field is 400").
+    let p = Partner::full().await;
+    for empty in [false, true] {
+        let mut body = p.submit_body();
+        let tn = body["tracking_number"].as_str().unwrap().to_string();
+        if empty {
+            body["signature"] = json!("");
         } else {
-            resp.expect_validation(field);
+            body.as_object_mut().unwrap().remove("signature");
         }
+        let resp = p.submit(&body).await;
+        if resp.status != 403 {
+            resp.fail(&format!(
+                "signature {}: expected 403",
+                if empty { "empty" } else { "missing" }
+            ));
+        }
+        resp.expect_error(403, "invalid_signature");
         p.assert_not_stored(&tn).await;
     }
 }
@@ -325,10 +344,6 @@ async fn empty_required_string_is_400_naming_it() {
             p.assert_not_stored(&tn).await;
         }
     }
-    // An empty signature is a wrong signature.
-    let mut body = p.submit_body();
-    body["signature"] = json!("");
-    p.submit(&body).await.expect_error(403, "invalid_signature");
 }
 
 #[tokio::test]
@@ -664,17 +679,6 @@ async fn premium_rule_and_currency_come_from_the_product() {
     p.submit(&body)
         .await
         .expect_error(400, "item_value_too_high");
-
-    // Updating the product changes the rule for new submissions.
-    put_product(&code, "USD", 1_000_000, 200, 10).await;
-    let mut body = p.submit_body_for(&unique_tn(), 500_000, 5_000);
-    body["product_code"] = json!(code);
-    let msg = p
-        .submit(&body)
-        .await
-        .expect_error(400, "premium_mismatch")
-        .to_string();
-    assert!(msg.contains("10000"), "expected premium 10000 in: {msg}");
 }
 
 #[tokio::test]
@@ -706,4 +710,41 @@ async fn wrong_signature_is_403_and_nothing_is_stored() {
     p.assert_not_stored(&tn).await;
     // The right one works.
     p.create_from(base).await;
+}
+
+#[tokio::test]
+async fn an_updated_product_rule_applies_to_new_submissions() {
+    // Warm functions may cache products for a while (shared::service::RECORD_CACHE_TTL, 60 s);
+    // the update must take effect within that, so poll for up to 90 s.
+    let p = Partner::full().await;
+    let code = unique_name("prod");
+    put_product(&code, "VND", 1_000_000, 100, 10).await;
+    let mut body = p.submit_body_for(&unique_tn(), 500_000, 5_000);
+    body["product_code"] = json!(code);
+    p.create_from(body).await;
+
+    put_product(&code, "VND", 1_000_000, 200, 10).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        // The new rule: 2% of 500_000 = 10_000.
+        let mut body = p.submit_body_for(&unique_tn(), 500_000, 10_000);
+        body["product_code"] = json!(code);
+        let resp = p.submit(&body).await;
+        if resp.status == 201 {
+            break;
+        }
+        resp.expect_error(400, "premium_mismatch");
+        if std::time::Instant::now() > deadline {
+            resp.fail("the updated premium rule did not apply within 90 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
+    let mut body = p.submit_body_for(&unique_tn(), 500_000, 5_000);
+    body["product_code"] = json!(code);
+    let msg = p
+        .submit(&body)
+        .await
+        .expect_error(400, "premium_mismatch")
+        .to_string();
+    assert!(msg.contains("10000"), "expected premium 10000 in: {msg}");
 }

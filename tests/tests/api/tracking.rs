@@ -449,20 +449,14 @@ async fn signature_uses_the_policys_premium_and_a_wrong_one_is_403() {
     let other = Partner::demo().await;
     let good = p.tracking_body(&d, "in_process", vec![event("a", 1)]);
     for sig in [
-        Some(p.sign(&d.tracking_number, 15_000)),
-        Some(p.sign(&d.tracking_number, 0)),
-        Some(p.sign(&d.tracking_number, 5_000_000)),
-        Some(other.sign(&d.tracking_number, 25_000)),
-        Some(String::new()),
-        None,
+        p.sign(&d.tracking_number, 15_000),
+        p.sign(&d.tracking_number, 0),
+        p.sign(&d.tracking_number, 5_000_000),
+        other.sign(&d.tracking_number, 25_000),
+        "0".repeat(32),
     ] {
         let mut body = good.clone();
-        match &sig {
-            Some(s) => body["signature"] = json!(s),
-            None => {
-                body.as_object_mut().unwrap().remove("signature");
-            }
-        }
+        body["signature"] = json!(sig);
         let resp = p.track(&body).await;
         if resp.status != 403 {
             resp.fail(&format!("signature {sig:?} must be refused"));
@@ -576,4 +570,30 @@ async fn tracking_body_rules_415_413_and_invalid_json() {
     extra["unknown"] = json!(true);
     extra["tracking_detail"][0]["unknown_event_field"] = json!("x");
     p.track(&extra).await.expect_success(200);
+}
+
+#[tokio::test]
+async fn missing_or_empty_signature_is_403_invalid_signature() {
+    // The contract: "A missing or wrong signature is 403 with code invalid_signature".
+    let p = Partner::full().await;
+    let d = p.create_delivery().await;
+    for empty in [false, true] {
+        let mut body = p.tracking_body(&d, "in_process", vec![event("a", 1)]);
+        if empty {
+            body["signature"] = json!("");
+        } else {
+            body.as_object_mut().unwrap().remove("signature");
+        }
+        let resp = p.track(&body).await;
+        if resp.status != 403 {
+            resp.fail(&format!(
+                "signature {}: expected 403",
+                if empty { "empty" } else { "missing" }
+            ));
+        }
+        resp.expect_error(403, "invalid_signature");
+    }
+    let stored = p.stored(&d.tracking_number).await;
+    assert_eq!(stored["delivery_status"], "created");
+    assert!(history(&stored).is_empty());
 }
