@@ -14,8 +14,9 @@
 //!   becomes `x-amzn-Remapped-WWW-Authenticate`, and so on; see `REMAPPED_RESPONSE_HEADERS`);
 //! - `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Port` and `X-Amzn-Trace-Id` request
 //!   headers; `x-amzn-RequestId`, `x-amz-apigw-id` and `X-Amzn-Trace-Id` response headers;
-//! - the 10 MiB payload limit, the 29 s integration timeout, the function's own timeout, and the
-//!   gateway responses in `responses` (what the template's `GatewayResponses` must say).
+//! - the 10 MiB payload limit, Lambda's 6 MB invocation payload limit (devstack answers 413
+//!   there too; what API Gateway answers in that case is not verified), the 29 s integration timeout, the function's own timeout, and the gateway responses
+//!   in `responses` (what the template's `GatewayResponses` must say).
 //!
 //! Not emulated: usage plans, API keys and throttling (no 429s); request validation and models;
 //! binary media types (a non-UTF-8 body is passed base64-encoded); CORS; caching of responses;
@@ -23,7 +24,7 @@
 //! `requestContext.path` are the same); greedy `{proxy+}` paths; IAM/Cognito/REQUEST
 //! authorizers; Lambda throttling (invocations queue instead of being rejected); header names
 //! reach the function lower-cased (API Gateway keeps the client's spelling; compare them
-//! case-insensitively); the 6 MB Lambda request payload limit.
+//! case-insensitively).
 
 use crate::ids;
 use crate::lambda::{Function, InvokeError, ACCOUNT_ID, REGION};
@@ -44,6 +45,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// API Gateway's payload limit.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Lambda's synchronous invocation payload limit (the whole event, body included).
+const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 /// API Gateway's (default, maximum) integration timeout.
 const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 pub const API_ID: &str = "local";
@@ -237,6 +240,15 @@ impl Gateway {
         );
         let function = &self.functions[&route.function];
         let payload = Bytes::from(event.to_string());
+        if payload.len() > MAX_EVENT_BYTES {
+            return Err((
+                GatewayError::PayloadTooLarge,
+                Some(format!(
+                    "the event ({} bytes) exceeds Lambda's {MAX_EVENT_BYTES}-byte invocation payload limit",
+                    payload.len()
+                )),
+            ));
+        }
         let result = tokio::time::timeout(
             INTEGRATION_TIMEOUT,
             function.invoke(payload, info.trace_id.clone()),
