@@ -6,8 +6,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::http::send;
-use crate::stack::stack;
+use crate::http::{send, Resp};
+use crate::stack::{stack, Stack};
 
 pub fn b64url(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(data)
@@ -60,23 +60,22 @@ pub struct RealKey {
     pub public_b64: String,
 }
 
-/// The stack's signing keys (keys[0] is the current one), read from the local Secrets Manager.
-pub async fn real_keys(http: &reqwest::Client) -> Vec<RealKey> {
-    let st = stack().stack_json();
-    let endpoint = st["secretsmanager_endpoint"]
+/// Calls the stack's local Secrets Manager (moto does not check request signatures).
+pub async fn secrets_manager(
+    http: &reqwest::Client,
+    st: &Stack,
+    action: &str,
+    body: &Value,
+) -> Resp {
+    let info = st.stack_json();
+    let endpoint = info["secretsmanager_endpoint"]
         .as_str()
-        .unwrap_or_else(|| panic!("stack.json has no secretsmanager_endpoint: {st}"));
-    let secret_id = st["signing_keys_secret_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("stack.json has no signing_keys_secret_id: {st}"));
-    let region = st["region"]
-        .as_str()
-        .or_else(|| st["aws_region"].as_str())
-        .unwrap_or("us-east-1");
-    let resp = send(
-        format!("POST {endpoint} GetSecretValue"),
+        .unwrap_or_else(|| panic!("stack.json has no secretsmanager_endpoint: {info}"));
+    let region = info["region"].as_str().unwrap_or("us-east-1");
+    send(
+        format!("POST {endpoint} {action}"),
         http.post(endpoint)
-            .header("X-Amz-Target", "secretsmanager.GetSecretValue")
+            .header("X-Amz-Target", format!("secretsmanager.{action}"))
             .header("Content-Type", "application/x-amz-json-1.1")
             .header(
                 "Authorization",
@@ -84,14 +83,72 @@ pub async fn real_keys(http: &reqwest::Client) -> Vec<RealKey> {
                     "AWS4-HMAC-SHA256 Credential=test/20240101/{region}/secretsmanager/aws4_request, SignedHeaders=host, Signature=00"
                 ),
             )
-            .body(json!({ "SecretId": secret_id }).to_string()),
+            .body(body.to_string()),
+    )
+    .await
+}
+
+/// The signing-keys secret id of a stack.
+pub fn signing_keys_secret_id(st: &Stack) -> String {
+    let info = st.stack_json();
+    info["signing_keys_secret_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("stack.json has no signing_keys_secret_id: {info}"))
+        .to_string()
+}
+
+/// The signing-keys secret as stored (`{"keys":[...]}`).
+pub async fn signing_keys_secret(http: &reqwest::Client, st: &Stack) -> Value {
+    let resp = secrets_manager(
+        http,
+        st,
+        "GetSecretValue",
+        &json!({ "SecretId": signing_keys_secret_id(st) }),
     )
     .await;
     if resp.status != 200 {
         resp.fail("GetSecretValue on the local Secrets Manager failed");
     }
-    let secret: Value = serde_json::from_str(resp.json["SecretString"].as_str().unwrap_or(""))
-        .unwrap_or_else(|e| resp.fail(&format!("SecretString is not JSON: {e}")));
+    serde_json::from_str(resp.json["SecretString"].as_str().unwrap_or(""))
+        .unwrap_or_else(|e| resp.fail(&format!("SecretString is not JSON: {e}")))
+}
+
+/// Replaces the signing-keys secret (a rotation done by hand).
+pub async fn put_signing_keys_secret(http: &reqwest::Client, st: &Stack, secret: &Value) {
+    let resp = secrets_manager(
+        http,
+        st,
+        "PutSecretValue",
+        &json!({ "SecretId": signing_keys_secret_id(st), "SecretString": secret.to_string() }),
+    )
+    .await;
+    if resp.status != 200 {
+        resp.fail("PutSecretValue on the local Secrets Manager failed");
+    }
+}
+
+/// A new signing-key record in the secret's format, and its key pair.
+pub fn new_key_record(kid: &str) -> (Value, Ed25519KeyPair) {
+    let pair = fresh_key();
+    let pkcs8 = pair.to_pkcs8().expect("PKCS#8 of a fresh key");
+    let record = json!({
+        "kid": kid,
+        "alg": "EdDSA",
+        "private_key": STANDARD.encode(pkcs8.as_ref()),
+        "public_key": STANDARD.encode(pair.public_key().as_ref()),
+        "created_at": crate::partner::rfc3339(time::OffsetDateTime::now_utc()),
+    });
+    (record, pair)
+}
+
+/// The shared stack's signing keys (keys[0] is the current one).
+pub async fn real_keys(http: &reqwest::Client) -> Vec<RealKey> {
+    real_keys_of(http, stack()).await
+}
+
+/// A stack's signing keys, read from its local Secrets Manager.
+pub async fn real_keys_of(http: &reqwest::Client, st: &Stack) -> Vec<RealKey> {
+    let secret = signing_keys_secret(http, st).await;
     let keys = secret["keys"]
         .as_array()
         .unwrap_or_else(|| panic!("signing-keys secret has no `keys` array"));

@@ -1,7 +1,7 @@
 //! A dependency that stops answering is 503 `service_unavailable` with `Retry-After` (never a
 //! 500, a 504 or an authentication error), and a retry after it recovers completes the write
-//! exactly once. Runs on a stack of its own (it freezes that stack's DynamoDB Local with
-//! SIGSTOP; devstack stops everything if DynamoDB Local dies), so it is a separate test binary.
+//! exactly once. It freezes its own stack's DynamoDB Local with SIGSTOP (devstack stops
+//! everything if DynamoDB Local dies).
 
 use std::sync::Arc;
 
