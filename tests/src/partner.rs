@@ -44,6 +44,13 @@ pub async fn opsctl(args: &[&str]) -> String {
         .arg("--stack-file")
         .arg(&stack.stack_file)
         .args(args)
+        // opsctl reads its own PARTNER_API_* variables (PARTNER_API_BASE_URL there means the
+        // /api/v1 base); the stack file must decide, whatever the tests were started with.
+        .env_remove("PARTNER_API_BASE_URL")
+        .env_remove("PARTNER_API_TOKEN_URL")
+        .env_remove("PARTNER_API_TABLE")
+        .env_remove("PARTNER_API_SIGNING_KEYS_SECRET_ID")
+        .env_remove("PARTNER_API_LINK_KEY_SECRET_ID")
         .current_dir(&stack.workspace)
         .stdin(std::process::Stdio::null())
         .output()

@@ -108,7 +108,11 @@ fn start() -> Result<Stack, String> {
                 .to_string()
         })?;
         return Ok(Stack {
-            base_url: base_url.trim_end_matches('/').to_string(),
+            // The stack's root URL; tolerate the API base (`.../api/v1`) too.
+            base_url: base_url
+                .trim_end_matches('/')
+                .trim_end_matches("/api/v1")
+                .to_string(),
             stack_file: PathBuf::from(stack_file),
             kit_path: PathBuf::from(kit),
             workspace,

@@ -173,9 +173,12 @@ async fn a_partner_tracks_a_delivery_to_success() {
 }
 
 #[tokio::test]
-async fn every_event_field_is_stored_as_sent() {
+async fn every_event_field_is_stored_as_sent_and_image_url_is_never_fetched() {
     let p = Partner::full().await;
     let d = p.create_delivery().await;
+    // image_url points at a listener of ours: nothing may connect to it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let image_url = format!("http://{}/parcel.jpg", listener.local_addr().unwrap());
     let ev = json!({
         "tracking_time": "2024-05-01T08:00:00.123Z",
         "tracking_status": "picked_up",
@@ -188,7 +191,7 @@ async fn every_event_field_is_stored_as_sent() {
         "order_id": "ORD-778899",
         "vehicle_type": "motorbike",
         "vehicle_number": "59X1-123.45",
-        "image_url": "http://127.0.0.1:1/never-fetched.jpg",
+        "image_url": image_url,
     });
     p.track(&p.tracking_body(&d, "in_process", vec![ev.clone()]))
         .await
@@ -208,6 +211,9 @@ async fn every_event_field_is_stored_as_sent() {
             assert_eq!(&h[0][k], v, "event field `{k}`: {}", h[0]);
         }
     }
+    let fetched =
+        tokio::time::timeout(std::time::Duration::from_millis(500), listener.accept()).await;
+    assert!(fetched.is_err(), "the stack fetched image_url");
 }
 
 #[tokio::test]
