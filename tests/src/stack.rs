@@ -167,6 +167,7 @@ fn launch(workspace: PathBuf, target: PathBuf, bin_dir: PathBuf) -> Result<Stack
 
     let run_id = ulid::Ulid::new().to_string().to_lowercase();
     let state_root = target.join("blackbox-state");
+    prune_old_state(&state_root);
     let state_dir = state_root.join(&run_id);
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
@@ -326,4 +327,28 @@ fn log_files(dir: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// Removes state left by runs more than a day old (each run gets a fresh directory).
+fn prune_old_state(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let day = Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
 }
