@@ -33,7 +33,7 @@ impl CancelRequest {
                 cancellation_reason: f.required_string("cancellation_reason", MAX_TEXT)?,
                 cancellation_time: f.timestamp("cancellation_time")?.0,
             },
-            signature: f.required_string("signature", 128)?,
+            signature: super::signature(body)?,
         })
     }
 }
@@ -53,7 +53,6 @@ mod tests {
             "canceled_by",
             "cancellation_reason",
             "cancellation_time",
-            "signature",
         ] {
             let mut b = full.clone();
             b.as_object_mut().unwrap().remove(field);

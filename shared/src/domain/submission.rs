@@ -64,7 +64,7 @@ impl Submission {
             goods_description: f.required_string("goods_description", MAX_TEXT)?,
             good_quantity: f.integer("good_quantity", 1)?,
         };
-        let signature = f.required_string("signature", 128)?;
+        let signature = super::signature(body)?;
         Ok((s, signature))
     }
 
@@ -122,7 +122,6 @@ pub(crate) mod tests {
             "cod_amount",
             "item_value",
             "premium_amount",
-            "signature",
             "order_created_time",
             "goods_description",
             "good_quantity",
@@ -132,6 +131,21 @@ pub(crate) mod tests {
             let e = Submission::parse(b.as_object().unwrap()).unwrap_err();
             assert_eq!(e.code(), "validation_error", "{field}");
             assert!(e.to_string().starts_with(field), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_or_malformed_signature_is_a_signature_failure() {
+        for sig in [None, Some(json!("")), Some(json!(5))] {
+            let mut b = valid_body();
+            match sig {
+                None => {
+                    b.as_object_mut().unwrap().remove("signature");
+                }
+                Some(v) => b["signature"] = v,
+            }
+            let e = Submission::parse(b.as_object().unwrap()).unwrap_err();
+            assert_eq!(e.code(), "invalid_signature");
         }
     }
 

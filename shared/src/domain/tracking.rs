@@ -112,7 +112,7 @@ impl TrackingRequest {
                 events.push(e);
             }
         }
-        let signature = f.required_string("signature", 128)?;
+        let signature = super::signature(body)?;
         Ok(TrackingRequest {
             tracking_number,
             delivery_status,
