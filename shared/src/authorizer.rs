@@ -35,6 +35,9 @@ pub fn allow(claims: &Claims, resource: &str) -> Value {
             "client_id": claims.sub,
             "scope": claims.scope,
             "jti": claims.jti,
+            // API Gateway caches this answer per token (ReauthorizeEvery); the handlers check
+            // `exp` themselves so the cache never extends a token's life.
+            "exp": claims.exp.to_string(),
         }
     })
 }

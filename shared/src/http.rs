@@ -57,26 +57,36 @@ impl RequestMeta {
     }
 }
 
-/// The caller established by the authorizer (flat in `requestContext.authorizer`).
+/// The caller established by the authorizer (flat in `requestContext.authorizer`). A token that
+/// expired since API Gateway cached the authorizer's answer is rejected here.
 pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     let fields = apigw(req).map(|c| &c.authorizer.fields);
     let get = |k: &str| {
-        fields
-            .and_then(|f| f.get(k))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
+        fields.and_then(|f| f.get(k)).and_then(|v| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
     };
-    match (get("partner_id"), get("client_id")) {
-        (Some(partner_id), Some(client_id)) => Ok(Principal {
-            partner_id,
-            client_id,
-            scopes: Scopes::parse(&get("scope").unwrap_or_default()).unwrap_or_default(),
-        }),
-        _ => Err(ApiError::InvalidToken(
+    let (Some(partner_id), Some(client_id)) = (get("partner_id"), get("client_id")) else {
+        return Err(ApiError::InvalidToken(
             "The request was not authorized.".into(),
-        )),
+        ));
+    };
+    let now = crate::time_fmt::now().unix_timestamp();
+    let expired = get("exp")
+        .and_then(|e| e.parse::<i64>().ok())
+        .is_some_and(|exp| now > exp + crate::jwt::LEEWAY_SECONDS as i64);
+    if expired {
+        return Err(ApiError::InvalidToken(
+            "The access token has expired.".into(),
+        ));
     }
+    Ok(Principal {
+        partner_id,
+        client_id,
+        scopes: Scopes::parse(&get("scope").unwrap_or_default()).unwrap_or_default(),
+    })
 }
 
 pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {

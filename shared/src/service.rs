@@ -15,7 +15,7 @@ use crate::auth::{Principal, Scope};
 use crate::cache::TtlCache;
 use crate::domain::{
     CancelRequest, DeliveryStatus, PolicyStatus, Product, Submission, TrackingEvent,
-    TrackingRequest,
+    TrackingNumber, TrackingRequest,
 };
 use crate::error::ApiError;
 use crate::secrets::LinkKeys;
@@ -133,11 +133,33 @@ impl App {
             submission.premium_amount,
             &sig,
         )?;
-        let product = self.product(submission.product_code.as_str()).await?;
-        product.check(submission.item_value, submission.premium_amount)?;
+        let fingerprint = submission.fingerprint();
+        let checked = match self.product(submission.product_code.as_str()).await {
+            Ok(product) => product
+                .check(submission.item_value, submission.premium_amount)
+                .map(|()| product),
+            Err(e) => Err(e),
+        };
+        let product = match checked {
+            Ok(product) => product,
+            Err(
+                e @ (ApiError::UnknownProduct(_)
+                | ApiError::ItemValueTooHigh { .. }
+                | ApiError::PremiumMismatch { .. }),
+            ) => {
+                // A retry of a submission accepted under earlier product terms is still a safe retry.
+                let tn = submission.tracking_number.as_str();
+                return match self.store.delivery(&p.partner_id, tn).await? {
+                    Some(existing) if existing.fingerprint == fingerprint => {
+                        self.retried(p, &existing, base_url).await
+                    }
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
 
         let now = time_fmt::format(time_fmt::now());
-        let fingerprint = submission.fingerprint();
         let record = DeliveryRecord {
             partner_id: p.partner_id.clone(),
             fingerprint: fingerprint.clone(),
@@ -171,18 +193,28 @@ impl App {
                 json!({"status": "success", "message": "The delivery is insured.", "policy_id": record.policy.policy_id, "url_certificate": url}),
             )),
             Inserted::Exists(existing) if existing.fingerprint == fingerprint => {
-                let url = self
-                    .certificate_url(base_url, &p.partner_id, &existing.policy.policy_id)
-                    .await?;
-                Ok((
-                    200,
-                    json!({"status": "success", "message": "The delivery was already insured with this body; same policy returned.", "policy_id": existing.policy.policy_id, "url_certificate": url}),
-                ))
+                self.retried(p, &existing, base_url).await
             }
             Inserted::Exists(existing) => Err(ApiError::DuplicateTrackingNumber(
                 existing.submission.tracking_number.to_string(),
             )),
         }
+    }
+
+    /// The answer to a safe retry of a submit: the same policy.
+    async fn retried(
+        &self,
+        p: &Principal,
+        existing: &DeliveryRecord,
+        base_url: &str,
+    ) -> Result<Reply, ApiError> {
+        let url = self
+            .certificate_url(base_url, &p.partner_id, &existing.policy.policy_id)
+            .await?;
+        Ok((
+            200,
+            json!({"status": "success", "message": "The delivery was already insured with this body; same policy returned.", "policy_id": existing.policy.policy_id, "url_certificate": url}),
+        ))
     }
 
     async fn delivery_for(
@@ -295,6 +327,8 @@ impl App {
         base_url: &str,
     ) -> Result<Reply, ApiError> {
         p.require(Scope::ControlTower)?;
+        // A malformed tracking number cannot exist: 404 without a storage round trip.
+        TrackingNumber::parse(tracking_number).map_err(|_| not_found_tracking(tracking_number))?;
         let (rec, history) = self
             .store
             .delivery_with_history(&p.partner_id, tracking_number)
@@ -315,6 +349,14 @@ impl App {
     ) -> Result<Reply, ApiError> {
         p.require(Scope::ControlTower)?;
         let not_found = || ApiError::NotFound(format!("policy_id {policy_id} was not found."));
+        let plausible = !policy_id.is_empty()
+            && policy_id.len() <= 64
+            && policy_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !plausible {
+            return Err(not_found());
+        }
         let pk = self
             .store
             .policy_delivery_pk(&p.partner_id, policy_id)

@@ -61,9 +61,12 @@ impl TrackingEvent {
         })
     }
 
-    /// Identity of an event: same time, status and content = same id, so a resent event is stored once.
+    /// Identity of an event: same time (as an instant, whatever its notation), status and
+    /// content = same id, so a resent event is stored once.
     pub fn id(&self) -> String {
-        let canonical = serde_json::to_vec(self).expect("event serialises");
+        let mut same_notation = self.clone();
+        same_notation.tracking_time = self.instant().unix_timestamp_nanos().to_string();
+        let canonical = serde_json::to_vec(&same_notation).expect("event serialises");
         hex::encode(&Sha256::digest(&canonical)[..16])
     }
 
@@ -108,7 +111,7 @@ impl TrackingRequest {
                 .as_object()
                 .ok_or_else(|| ApiError::validation(&name, "must be an object."))?;
             let e = TrackingEvent::parse(&Fields::nested(obj, name))?;
-            if !events.contains(&e) {
+            if !events.iter().any(|x| x.id() == e.id()) {
                 events.push(e);
             }
         }
@@ -193,5 +196,12 @@ mod tests {
         assert_eq!(a.id(), b.id());
         b.tracking_status = Some("x".into());
         assert_ne!(a.id(), b.id());
+        let mut c = a.clone();
+        c.tracking_time = "2022-04-06T13:05:00.000+07:00".into();
+        assert_eq!(
+            a.id(),
+            c.id(),
+            "the same instant in another notation is the same event"
+        );
     }
 }

@@ -76,6 +76,25 @@ impl Forge {
 }
 
 #[tokio::test]
+async fn a_token_that_expires_while_the_gateway_caches_its_authorization_is_rejected() {
+    // API Gateway caches the authorizer's Allow per token for ReauthorizeEvery (300 s); a token
+    // that expires inside that window must not live on through the cache.
+    let f = forge().await;
+    let now = jwt::now();
+    let mut c = f.fresh_claims();
+    c["exp"] = json!(now + 2);
+    let token = f.sign(&f.header, &c);
+    f.assert_accepted(&token).await; // authorized and cached now
+                                     // Past exp plus the 30 s clock-skew leeway the API allows.
+    tokio::time::sleep(std::time::Duration::from_secs(34)).await;
+    // Answered by the handler, not the gateway, so the challenge header arrives remapped
+    // (x-amzn-Remapped-WWW-Authenticate); the status and body are the contract's.
+    f.probe(&token)
+        .await
+        .expect_oauth_error(401, "invalid_token");
+}
+
+#[tokio::test]
 async fn token_re_signed_with_the_real_key_and_valid_claims_is_accepted() {
     // The control for every forgery below: our signing helper makes tokens the stack accepts.
     let f = forge().await;

@@ -721,7 +721,7 @@ async fn an_updated_product_rule_applies_to_new_submissions() {
     put_product(&code, "VND", 1_000_000, 100, 10).await;
     let mut body = p.submit_body_for(&unique_tn(), 500_000, 5_000);
     body["product_code"] = json!(code);
-    p.create_from(body).await;
+    let sold = p.create_from(body).await;
 
     put_product(&code, "VND", 1_000_000, 200, 10).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
@@ -747,4 +747,17 @@ async fn an_updated_product_rule_applies_to_new_submissions() {
         .expect_error(400, "premium_mismatch")
         .to_string();
     assert!(msg.contains("10000"), "expected premium 10000 in: {msg}");
+
+    // A retry of the submission sold under the old rule is still a safe retry: same policy.
+    let retry = p.submit(&sold.body).await;
+    let out = retry.expect_success(200);
+    assert_eq!(out["policy_id"], sold.policy_id.as_str(), "{out}");
+    assert_eq!(
+        out["url_certificate"],
+        sold.url_certificate.as_str(),
+        "{out}"
+    );
+    // And the policy keeps the premium it was sold with.
+    let stored = p.stored(&sold.tracking_number).await;
+    assert_eq!(stored["policy"]["premium_amount"], 5_000, "{stored}");
 }

@@ -262,6 +262,23 @@ async fn resending_stored_events_adds_nothing() {
 }
 
 #[tokio::test]
+async fn the_same_instant_in_another_notation_is_the_same_event() {
+    let p = Partner::full().await;
+    let d = p.create_delivery().await;
+    let first = event("a", 1); // 2024-05-01T08:01:00.000Z
+    p.track(&p.tracking_body(&d, "in_process", vec![first.clone()]))
+        .await
+        .expect_success(200);
+    let mut again = first.clone();
+    again["tracking_time"] = json!("2024-05-01T15:01:00+07:00");
+    p.track(&p.tracking_body(&d, "in_process", vec![again]))
+        .await
+        .expect_success(200);
+    let stored = p.stored(&d.tracking_number).await;
+    assert_eq!(history(&stored).len(), 1, "{stored}");
+}
+
+#[tokio::test]
 async fn same_time_with_different_content_is_a_new_event() {
     let p = Partner::full().await;
     let d = p.create_delivery().await;
