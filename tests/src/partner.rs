@@ -306,6 +306,30 @@ impl Partner {
             .await
     }
 
+    /// The body rules every POST route shares: a wrong content type is 415, a body that is not a
+    /// JSON object is 400 `invalid_json`, and a body over 64 KiB is 413, all before any write.
+    /// `valid_body` is a body the route would otherwise accept.
+    pub async fn expect_body_framing_refused(&self, path: &str, valid_body: &Value) {
+        let valid = serde_json::to_vec(valid_body).unwrap();
+        self.post_raw(path, Some("text/plain"), valid)
+            .await
+            .expect_error(415, "unsupported_media_type");
+        for raw in [&b"{nope"[..], b"[]"] {
+            self.post_raw(path, Some("application/json"), raw.to_vec())
+                .await
+                .expect_error(400, "invalid_json");
+        }
+        let mut big = valid_body.clone();
+        big["padding"] = Value::from("x".repeat(65 * 1024));
+        self.post_raw(
+            path,
+            Some("application/json"),
+            serde_json::to_vec(&big).unwrap(),
+        )
+        .await
+        .expect_error(413, "payload_too_large");
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Resp {
         let token = self.token().await;
         self.post_json_with(path, Some(&token), body).await
