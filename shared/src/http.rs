@@ -51,6 +51,11 @@ impl RequestMeta {
         }
     }
 
+    /// Milliseconds since the request arrived.
+    pub fn elapsed_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
+    }
+
     /// `"POST /api/v1/sme-deliveries"`: what handlers route on.
     pub fn route(&self) -> String {
         format!("{} {}", self.method, self.resource)

@@ -461,6 +461,17 @@ impl Store {
         partner_id: &str,
         policy_id: &str,
     ) -> Result<Option<String>, StoreError> {
+        let prefix = keys::delivery_pk_prefix(partner_id);
+        Ok(self
+            .policy_delivery_pks(policy_id)
+            .await?
+            .into_iter()
+            .find(|pk| pk.starts_with(&prefix)))
+    }
+
+    /// The delivery partition keys the `by-policy` index holds for a policy id, whatever the
+    /// partner (one for an issued policy). One query of a KEYS_ONLY index: no policy data.
+    pub async fn policy_delivery_pks(&self, policy_id: &str) -> Result<Vec<String>, StoreError> {
         let out = self
             .client
             .query()
@@ -471,13 +482,12 @@ impl Store {
             .send()
             .await
             .map_err(|e| classify("Query", e))?;
-        let prefix = keys::delivery_pk_prefix(partner_id);
         Ok(out
             .items()
             .iter()
             .filter_map(|i| i.get(keys::PK).and_then(|v| v.as_s().ok()))
-            .find(|pk| pk.starts_with(&prefix))
-            .cloned())
+            .cloned()
+            .collect())
     }
 
     /// A page of a partner's deliveries, newest first, from an index (never a scan).

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cancel;
+mod certificate;
 mod control_tower;
 mod gateway;
 mod kit;
