@@ -151,7 +151,7 @@ impl Floor {
     }
 
     /// A fresh copy of the delivery to update (written outside the timing).
-    pub async fn scratch(&mut self) -> Result<String, String> {
+    async fn scratch(&mut self) -> Result<String, String> {
         let (pk, item) = self.delivery_copy();
         self.client
             .put_item()
@@ -164,17 +164,29 @@ impl Floor {
     }
 
     /// What a tracking update needs: read the delivery, then one transaction (update the
-    /// delivery, add the events item).
-    pub async fn tracking(&mut self, pk: &str, version: u64) -> Result<f64, String> {
+    /// delivery, moving it to another status index partition and appending the event id; add
+    /// the events item). On a fresh copy of the delivery, written before the timing.
+    pub async fn tracking(&mut self) -> Result<f64, String> {
+        let pk = self.scratch().await?;
+        let pk = pk.as_str();
+        let version = 100;
         let update = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, s(pk))
             .key(keys::SK, s(keys::DELIVERY_SK))
-            .update_expression("SET delivery_status = :st, updated_at = :now, version = :nv")
+            .update_expression(
+                "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)",
+            )
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":st", s("in_process"))
+            .expression_attribute_values(":g2", s("PARTNER#ptn_benchfloor#STATUS#in_process"))
             .expression_attribute_values(":now", s("2026-01-01T00:00:00.000Z"))
             .expression_attribute_values(":nv", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(
+                ":ids",
+                AttributeValue::L(vec![s("in_process|2026-01-01T00:00:00.000Z|moved")]),
+            )
+            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
             .build()
             .map_err(err)?;
         let mut events = self.events.clone();
@@ -199,8 +211,10 @@ impl Floor {
         Ok(ms(t))
     }
 
-    /// What cancel needs: read the delivery, then one conditional update.
-    pub async fn cancel(&mut self, pk: &str) -> Result<f64, String> {
+    /// What cancel needs: read the delivery, then one conditional update. On a fresh copy.
+    pub async fn cancel(&mut self) -> Result<f64, String> {
+        let pk = self.scratch().await?;
+        let pk = pk.as_str();
         let t = Instant::now();
         self.read_delivery(pk).await?;
         self.client
@@ -251,6 +265,34 @@ impl Floor {
             .await
             .map_err(err)?;
         Ok(ms(t))
+    }
+}
+
+/// An item's size as DynamoDB counts it for capacity (attribute names + values; numbers
+/// approximated by their digits).
+pub fn item_size(item: &Item) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(l) => 3 + l.iter().map(|x| 1 + value(x)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, x)| 1 + k.len() + value(x)).sum::<usize>()
+            }
+            AttributeValue::Ss(l) => l.iter().map(String::len).sum(),
+            AttributeValue::Ns(l) => l.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+impl Floor {
+    /// Sizes of the sample delivery item and of one tracking events item.
+    pub fn item_sizes(&self) -> (usize, usize) {
+        (item_size(&self.delivery), item_size(&self.events))
     }
 }
 

@@ -165,12 +165,30 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     let secret_id = env["SIGNING_KEYS_SECRET_ID"].clone();
     let mut secret_floor = Vec::new();
     let names: Vec<&str> = std::iter::once("hello").chain(FUNCTIONS).collect();
+    // The SDK loads the system's root certificates at client construction. Without
+    // SSL_CERT_FILE, rustls-native-certs reads the bundle *and* every hashed link in the
+    // certificate directory: on Debian that is each certificate twice; on Lambda's
+    // provided.al2023 the directory holds only the bundle. The figures use the bundle alone (as
+    // on Lambda); the Debian default is shown beside them.
+    let bundle = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).is_file());
+    let mut lambda_like = env.clone();
+    if let Some(b) = bundle {
+        lambda_like.insert("SSL_CERT_FILE".into(), b.into());
+    }
     let mut init_ms: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut init_default_ms: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for run in 0..=cli.init_runs {
         for name in &names {
-            let ms = init::one(&bin_dir.join(name), &env).await?;
+            let ms = init::one(&bin_dir.join(name), &lambda_like).await?;
+            let default_ms = init::one(&bin_dir.join(name), &env).await?;
             if run > 0 {
                 init_ms.entry(name).or_default().push(ms);
+                init_default_ms.entry(name).or_default().push(default_ms);
             }
         }
         // The one network read at init of token and authorizer: a new client's first
@@ -186,6 +204,7 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
             secret_floor.push(t.elapsed().as_secs_f64() * 1000.0);
         }
     }
+    results.cert_bundle = bundle.map(str::to_string);
     let hello = report::Stats::of(&init_ms["hello"]);
     let secret = report::Stats::of(&secret_floor);
     results.secret_read = secret.clone();
@@ -194,6 +213,7 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
         results.init.push(InitRow {
             name: name.to_string(),
             stats: report::Stats::of(&init_ms[name]),
+            default_certs: report::Stats::of(&init_default_ms[name]),
             floor: hello.p50 + if needs_secret { secret.p50 } else { 0.0 },
             floor_what: if name == "hello" {
                 "-".into()
@@ -235,6 +255,7 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
         &sample_tn,
     )
     .await?;
+    results.item_bytes = floor.item_sizes();
     let n = cli.samples;
 
     // ---- per endpoint ------------------------------------------------------------------------
@@ -289,10 +310,9 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     for (tn, _) in &submitted {
         phase.call(partner.track(&token, tn, "in_process").await);
     }
-    let scratch = floor.scratch().await?;
     let mut f = Vec::new();
-    for v in 0..n {
-        f.push(floor.tracking(&scratch, 1000 + v as u64).await?);
+    for _ in 0..n {
+        f.push(floor.tracking().await?);
     }
     results.endpoints.push(phase.finish(
         "POST /tracking-details",
@@ -305,10 +325,9 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     for (tn, policy) in &submitted {
         phase.call(partner.cancel(&token, tn, policy).await);
     }
-    let scratch = floor.scratch().await?;
     let mut f = Vec::new();
     for _ in 0..n {
-        f.push(floor.cancel(&scratch).await?);
+        f.push(floor.cancel().await?);
     }
     results.endpoints.push(phase.finish(
         "POST /sme-deliveries/cancel",
@@ -419,6 +438,9 @@ impl<'a> Phase<'a> {
             failed: self.errors.len(),
             e2e: Some(report::Stats::of(&self.e2e)),
             duration: report::Stats::of(&stack::report_durations(&lines)),
+            handler: report::Stats::of(
+                &logs.iter().filter_map(|l| l.latency_ms).collect::<Vec<_>>(),
+            ),
             floor: report::Stats::of(&floor_ms),
             floor_ops: floor_ops.to_string(),
             round_trips: logs.iter().map(|l| l.dynamodb_round_trips).collect(),

@@ -129,6 +129,8 @@ pub struct RequestLog {
     pub read_units: f64,
     pub write_units: f64,
     pub secrets_round_trips: f64,
+    /// The handler's own time (request parsed → response built), as the function logged it.
+    pub latency_ms: Option<f64>,
 }
 
 fn fields(v: &Value) -> &Value {
@@ -153,6 +155,7 @@ pub fn request_logs(lines: &[String]) -> Vec<RequestLog> {
                 read_units: f["dynamodb_read_units"].as_f64().unwrap_or(0.0),
                 write_units: f["dynamodb_write_units"].as_f64().unwrap_or(0.0),
                 secrets_round_trips: f["secretsmanager_round_trips"].as_f64().unwrap_or(0.0),
+                latency_ms: f["latency_ms"].as_f64(),
             })
         })
         .collect()
