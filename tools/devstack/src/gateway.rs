@@ -29,7 +29,7 @@
 use crate::ids;
 use crate::lambda::{Function, InvokeError, ACCOUNT_ID, REGION};
 use crate::policy::{self, AuthorizerOutput};
-use crate::responses::{self, GatewayError};
+use crate::responses::{GatewayError, GatewayResponses};
 use crate::routing::{self, RouteTable};
 use crate::template::{AuthorizerDef, Route};
 use axum::body::{Body, Bytes};
@@ -74,6 +74,8 @@ struct CachedAuth {
 pub struct Gateway {
     routes: RouteTable,
     authorizers: BTreeMap<String, AuthorizerDef>,
+    /// The template's `GatewayResponses`: what the gateway answers by itself.
+    responses: GatewayResponses,
     /// By logical id.
     functions: BTreeMap<String, Arc<Function>>,
     cache: Mutex<HashMap<(String, String), CachedAuth>>,
@@ -100,6 +102,7 @@ impl Gateway {
     pub fn new(
         routes: &[Route],
         authorizers: BTreeMap<String, AuthorizerDef>,
+        responses: GatewayResponses,
         functions: BTreeMap<String, Arc<Function>>,
         port: u16,
         log: std::fs::File,
@@ -108,6 +111,7 @@ impl Gateway {
         Gateway {
             routes: RouteTable::new(routes),
             authorizers,
+            responses,
             functions,
             cache: Mutex::new(HashMap::new()),
             port,
@@ -163,7 +167,8 @@ async fn handle(
     let (mut response, note) = match gw.serve(&info, request).await {
         Ok(r) => (r, None),
         Err((error, why)) => (
-            responses::gateway_response(error, &info.request_id, &info.method, &info.raw_path),
+            gw.responses
+                .response(error, &info.request_id, &info.method, &info.raw_path),
             why,
         ),
     };

@@ -65,8 +65,6 @@ enum Command {
         #[arg(long)]
         template: Option<PathBuf>,
     },
-    /// Print the template's GatewayResponses (SAM YAML) matching the local gateway's responses
-    GatewayResponses,
 }
 
 /// The repository: the first ancestor of the current directory, else of the executable's
@@ -148,10 +146,6 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Routes { template } => routes(template),
-        Command::GatewayResponses => {
-            print_out(&responses::sam_gateway_responses_yaml());
-            Ok(())
-        }
         up_command @ Command::Up { .. } => {
             // One thread: every child process is spawned from the thread that lives as long as
             // devstack, which is what PR_SET_PDEATHSIG watches (see `procs`).

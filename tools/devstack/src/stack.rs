@@ -355,6 +355,7 @@ async fn run(
     let gateway = Arc::new(Gateway::new(
         &template.routes,
         template.authorizers.clone(),
+        crate::responses::GatewayResponses::new(template.gateway_responses.clone()),
         functions,
         port,
         gateway_log,
