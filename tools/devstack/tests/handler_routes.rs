@@ -70,7 +70,8 @@ fn template_routes() -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn literals_are_found() {
-    let src = r#"const A: &str = "GET /api/v1/x/{id}"; const B: &str = "not a route"; f("POST /y");"#;
+    let src =
+        r#"const A: &str = "GET /api/v1/x/{id}"; const B: &str = "not a route"; f("POST /y");"#;
     assert_eq!(
         route_literals(src),
         BTreeSet::from(["GET /api/v1/x/{id}".to_string(), "POST /y".to_string()])
