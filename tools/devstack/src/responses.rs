@@ -16,8 +16,9 @@
 //! | authorizer error, invalid output or timeout | `AUTHORIZER_FAILURE` | 500 |
 //! | function error, crash or malformed response | `INTEGRATION_FAILURE` | 504 |
 //! | function timeout or 29 s integration timeout | `INTEGRATION_TIMEOUT` | 504 |
+//! | stage throttling (`devstack up --stage-throttle`) | `THROTTLED` | 429 |
 //!
-//! Not emulated locally: `THROTTLED` and `QUOTA_EXCEEDED` (stage and usage-plan throttling),
+//! Not emulated locally: `QUOTA_EXCEEDED` and usage-plan throttling,
 //! `WAF_FILTERED`, `INVALID_API_KEY`, `EXPIRED_TOKEN`; their definitions are checked by tests
 //! only.
 
@@ -37,10 +38,11 @@ pub enum GatewayError {
     AuthorizerFailure,
     IntegrationFailure,
     IntegrationTimeout,
+    Throttled,
 }
 
 #[cfg(test)]
-pub const ALL: [GatewayError; 7] = [
+pub const ALL: [GatewayError; 8] = [
     GatewayError::Unauthorized,
     GatewayError::AccessDenied,
     GatewayError::RouteNotFound,
@@ -48,6 +50,7 @@ pub const ALL: [GatewayError; 7] = [
     GatewayError::AuthorizerFailure,
     GatewayError::IntegrationFailure,
     GatewayError::IntegrationTimeout,
+    GatewayError::Throttled,
 ];
 
 impl GatewayError {
@@ -73,6 +76,7 @@ impl GatewayError {
             GatewayError::IntegrationTimeout => {
                 ("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
             }
+            GatewayError::Throttled => ("THROTTLED", 429, "Too Many Requests"),
         }
     }
 }
@@ -295,6 +299,7 @@ mod tests {
             (GatewayError::AuthorizerFailure, 503, "service_unavailable"),
             (GatewayError::IntegrationFailure, 502, "internal_error"),
             (GatewayError::IntegrationTimeout, 504, "gateway_timeout"),
+            (GatewayError::Throttled, 429, "throttled"),
         ];
         for (error, status, code) in cases {
             assert_contract_error(&g.render(error, "r-1", "GET", "/api/v1/x"), status, code);
@@ -307,6 +312,8 @@ mod tests {
         );
         // Retry-After wherever the contract promises a retry.
         let r = g.render(GatewayError::AuthorizerFailure, "r-1", "GET", "/x");
+        assert_eq!(header(&r, "Retry-After"), Some("1"));
+        let r = g.render(GatewayError::Throttled, "r-1", "GET", "/x");
         assert_eq!(header(&r, "Retry-After"), Some("1"));
         for (ty, status, code) in [
             ("THROTTLED", 429, "throttled"),
