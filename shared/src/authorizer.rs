@@ -22,10 +22,19 @@ pub fn api_resource(method_arn: &str) -> Option<String> {
         .then(|| format!("{api}/{stage}/*/api/v1/*"))
 }
 
+/// The value of a partner's API Gateway API key: its partner id (30 characters, over API
+/// Gateway's minimum of 20). The API takes keys from the authorizer (`ApiKeySourceType:
+/// AUTHORIZER` in infra/template.yaml), so partners never send or see it; it only names the
+/// partner to the usage plan that throttles it (README "Deploying" > "Throttling").
+pub fn usage_identifier_key(claims: &Claims) -> &str {
+    &claims.partner_id
+}
+
 /// The authorizer's Allow answer, with the caller in the context (flat strings).
 pub fn allow(claims: &Claims, resource: &str) -> Value {
     json!({
         "principalId": claims.sub,
+        "usageIdentifierKey": usage_identifier_key(claims),
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [resource]}]
@@ -53,6 +62,21 @@ mod tests {
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(bearer_token("Bearer "), None);
         assert_eq!(bearer_token("abc"), None);
+    }
+
+    #[test]
+    fn allow_names_the_partner_to_usage_plans() {
+        let claims = Claims::new(
+            "staging",
+            "cli_1",
+            "ptn_01jabcdefghjkmnpqrstvwxyz0",
+            &crate::auth::Scopes::parse("insurance").unwrap(),
+            0,
+        );
+        let v = allow(&claims, "arn:aws:execute-api:r:1:a/s/*/api/v1/*");
+        assert_eq!(v["usageIdentifierKey"], "ptn_01jabcdefghjkmnpqrstvwxyz0");
+        assert!(usage_identifier_key(&claims).len() >= 20);
+        assert_eq!(v["context"]["partner_id"], v["usageIdentifierKey"]);
     }
 
     #[test]

@@ -4,3 +4,4 @@
 
 mod outage;
 mod rotation;
+mod throttle;

@@ -18,7 +18,12 @@
 //!   there too; what API Gateway answers in that case is not verified), the 29 s integration timeout, the function's own timeout, and the gateway responses
 //!   in `responses` (what the template's `GatewayResponses` must say).
 //!
-//! Not emulated: usage plans, API keys and throttling (no 429s); request validation and models;
+//! - stage throttling when asked (`devstack up --stage-throttle RATE,BURST`, see `throttle`):
+//!   a token bucket, over it the `THROTTLED` gateway response (429) before the authorizer.
+//!
+//! Not emulated: usage plans and API keys (per-partner limits and quotas; the authorizer's
+//! `usageIdentifierKey` is only checked to be a string), throttling unless asked for, and the
+//! template's own stage limits (they are per environment); request validation and models;
 //! binary media types (a non-UTF-8 body is passed base64-encoded); CORS; caching of responses;
 //! custom domains and base path mappings (the stage is not in the URL: `path` and
 //! `requestContext.path` are the same); greedy `{proxy+}` paths; IAM/Cognito/REQUEST
@@ -29,9 +34,10 @@
 use crate::ids;
 use crate::lambda::{Function, InvokeError, ACCOUNT_ID, REGION};
 use crate::policy::{self, AuthorizerOutput};
-use crate::responses::{self, GatewayError};
+use crate::responses::{GatewayError, GatewayResponses};
 use crate::routing::{self, RouteTable};
 use crate::template::{AuthorizerDef, Route};
+use crate::throttle::{Limits, TokenBucket};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -74,12 +80,16 @@ struct CachedAuth {
 pub struct Gateway {
     routes: RouteTable,
     authorizers: BTreeMap<String, AuthorizerDef>,
+    /// The template's `GatewayResponses`: what the gateway answers by itself.
+    responses: GatewayResponses,
     /// By logical id.
     functions: BTreeMap<String, Arc<Function>>,
     cache: Mutex<HashMap<(String, String), CachedAuth>>,
     port: u16,
     log: Mutex<std::fs::File>,
     verbose: bool,
+    /// Stage throttling (`devstack up --stage-throttle`), off by default.
+    throttle: Option<TokenBucket>,
 }
 
 /// What API Gateway knows about a request before calling anything.
@@ -100,6 +110,7 @@ impl Gateway {
     pub fn new(
         routes: &[Route],
         authorizers: BTreeMap<String, AuthorizerDef>,
+        responses: GatewayResponses,
         functions: BTreeMap<String, Arc<Function>>,
         port: u16,
         log: std::fs::File,
@@ -108,12 +119,19 @@ impl Gateway {
         Gateway {
             routes: RouteTable::new(routes),
             authorizers,
+            responses,
             functions,
             cache: Mutex::new(HashMap::new()),
             port,
             log: Mutex::new(log),
             verbose,
+            throttle: None,
         }
+    }
+
+    pub fn with_stage_throttle(mut self, limits: Option<Limits>) -> Gateway {
+        self.throttle = limits.map(TokenBucket::new);
+        self
     }
 
     pub async fn shutdown(&self) {
@@ -163,7 +181,8 @@ async fn handle(
     let (mut response, note) = match gw.serve(&info, request).await {
         Ok(r) => (r, None),
         Err((error, why)) => (
-            responses::gateway_response(error, &info.request_id, &info.method, &info.raw_path),
+            gw.responses
+                .response(error, &info.request_id, &info.method, &info.raw_path),
             why,
         ),
     };
@@ -222,6 +241,11 @@ impl Gateway {
             .ok_or(fail(GatewayError::RouteNotFound))?;
         let route = matched.route.clone();
         let params = matched.params;
+        // Stage throttling comes before the authorizer: a throttled request costs nothing.
+        if self.throttle.as_ref().is_some_and(|b| !b.take()) {
+            let _ = read_body(body).await;
+            return Err(fail(GatewayError::Throttled));
+        }
 
         let authorizer_context = match &route.authorizer {
             None => None,

@@ -13,7 +13,10 @@
 //! - A handled error (`/invocation/{id}/error`) keeps the process; a crash discards it and the
 //!   next invocation starts a new one.
 //! - Output (stdout and stderr) goes to `<state-dir>/logs/<binary>.log` with Lambda's
-//!   `START`/`END`/`REPORT` lines around each invocation.
+//!   `START`/`END`/`REPORT` lines around each invocation. `REPORT` carries what Lambda's does:
+//!   `Duration` (event received until answered), `Max Memory Used` (the process's peak resident
+//!   set, VmHWM) and, on a cold start, `Init Duration` (process start until its first `/next`).
+//!   The template's MemorySize and Timeout are chosen from these figures.
 
 use crate::ids;
 use crate::procs::{self, Supervised};
@@ -159,6 +162,9 @@ struct Environment {
 /// An idle or busy execution environment, as the pool holds it.
 struct Sandbox {
     id: u64,
+    pid: u32,
+    /// When the process was started, until its first invocation (for `Init Duration`).
+    cold_since: Option<Instant>,
     events: mpsc::Sender<Invocation>,
     env: Arc<Environment>,
 }
@@ -228,7 +234,7 @@ impl Function {
             idle.retain(|s| !s.has_exited());
             idle.pop()
         };
-        let sandbox = match idle {
+        let mut sandbox = match idle {
             Some(s) => s,
             None => self.start_sandbox().await?,
         };
@@ -251,9 +257,23 @@ impl Function {
         }
         self.logs
             .line(format!("START RequestId: {request_id} Version: $LATEST").as_bytes());
-        let started = Instant::now();
-        let result = self.await_outcome(&sandbox, picked_rx, result_rx).await;
-        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        let cold_since = sandbox.cold_since.take();
+        let mut picked_at = None;
+        let result = self
+            .await_outcome(&sandbox, picked_rx, result_rx, &mut picked_at)
+            .await;
+        // As Lambda: Duration from the moment the runtime took the event; init apart.
+        let millis = picked_at.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0);
+        let init = match (cold_since, picked_at) {
+            (Some(spawned), Some(picked)) => format!(
+                "\tInit Duration: {:.2} ms",
+                picked.duration_since(spawned).as_secs_f64() * 1000.0
+            ),
+            _ => String::new(),
+        };
+        let max_memory = peak_rss_mb(sandbox.pid)
+            .map(|mb| format!("\tMax Memory Used: {mb} MB"))
+            .unwrap_or_default();
         self.logs
             .line(format!("END RequestId: {request_id}").as_bytes());
         let status = match &result {
@@ -264,7 +284,7 @@ impl Function {
         };
         self.logs.line(
             format!(
-                "REPORT RequestId: {request_id}\tDuration: {millis:.2} ms\tMemory Size: {} MB{status}",
+                "REPORT RequestId: {request_id}\tDuration: {millis:.2} ms\tMemory Size: {} MB{max_memory}{init}{status}",
                 self.config.memory_mb
             )
             .as_bytes(),
@@ -293,6 +313,7 @@ impl Function {
         sandbox: &Sandbox,
         picked: oneshot::Receiver<u64>,
         result: oneshot::Receiver<Outcome>,
+        picked_at: &mut Option<Instant>,
     ) -> Result<Bytes, InvokeError> {
         let mut exited = sandbox.env.exited.clone();
         let name = &self.config.name;
@@ -322,6 +343,7 @@ impl Function {
                 )));
             }
         }
+        *picked_at = Some(Instant::now());
         // Phase 2: the function runs until its deadline.
         let deadline = tokio::time::Instant::now() + self.config.timeout;
         tokio::select! {
@@ -362,6 +384,7 @@ impl Function {
     async fn start_sandbox(self: &Arc<Self>) -> Result<Sandbox, InvokeError> {
         let c = &self.config;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let cold_since = Instant::now();
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| InvokeError::Failed(format!("{}: cannot listen: {e}", c.name)))?;
@@ -461,10 +484,27 @@ impl Function {
         });
         Ok(Sandbox {
             id,
+            pid,
+            cold_since: Some(cold_since),
             events: tx,
             env,
         })
     }
+}
+
+/// The peak resident set of a process in MB (VmHWM, what Lambda reports as Max Memory Used),
+/// rounded up; `None` where /proc is not there.
+fn peak_rss_mb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb.div_ceil(1024))
 }
 
 fn function_error(body: &[u8]) -> InvokeError {

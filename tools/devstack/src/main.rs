@@ -12,6 +12,7 @@ mod routing;
 mod services;
 mod stack;
 mod template;
+mod throttle;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -58,6 +59,10 @@ enum Command {
         /// Concurrent execution environments per function
         #[arg(long, default_value_t = 8)]
         max_concurrency: usize,
+        /// Stage throttling as API Gateway does it: RATE requests per second, BURST at once;
+        /// over it the template's THROTTLED response (429). Off by default
+        #[arg(long, value_name = "RATE,BURST")]
+        stage_throttle: Option<throttle::Limits>,
     },
     /// Print the routes the gateway would serve, as JSON
     Routes {
@@ -65,8 +70,6 @@ enum Command {
         #[arg(long)]
         template: Option<PathBuf>,
     },
-    /// Print the template's GatewayResponses (SAM YAML) matching the local gateway's responses
-    GatewayResponses,
 }
 
 /// The repository: the first ancestor of the current directory, else of the executable's
@@ -119,6 +122,7 @@ async fn up(cmd: Command) -> Result<(), String> {
         exit_on_stdin_close,
         verbose,
         max_concurrency,
+        stage_throttle,
     } = cmd
     else {
         unreachable!("called for up only")
@@ -140,6 +144,7 @@ async fn up(cmd: Command) -> Result<(), String> {
         exit_on_stdin_close,
         verbose,
         max_concurrency,
+        stage_throttle,
     })
     .await
 }
@@ -148,10 +153,6 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Routes { template } => routes(template),
-        Command::GatewayResponses => {
-            print_out(&responses::sam_gateway_responses_yaml());
-            Ok(())
-        }
         up_command @ Command::Up { .. } => {
             // One thread: every child process is spawned from the thread that lives as long as
             // devstack, which is what PR_SET_PDEATHSIG watches (see `procs`).

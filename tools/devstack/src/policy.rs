@@ -42,6 +42,12 @@ pub fn parse_output(payload: &[u8]) -> Result<AuthorizerOutput, String> {
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err("principalId is missing or not a string".into()),
     };
+    // The API key that names the caller to usage plans (ApiKeySourceType AUTHORIZER). Usage
+    // plans are not emulated; a value API Gateway would refuse still fails here.
+    match obj.get("usageIdentifierKey") {
+        None | Some(Value::String(_)) => {}
+        Some(_) => return Err("usageIdentifierKey is not a string".into()),
+    }
     let doc = obj
         .get("policyDocument")
         .and_then(Value::as_object)
@@ -271,9 +277,12 @@ mod tests {
             json!({"principalId": "p", "policyDocument": {"Statement": [{"Effect": "Allow", "Resource": "*"}]}}),
             json!({"principalId": "p", "policyDocument": {"Statement": []}, "context": {"o": {"a": 1}}}),
             json!({"principalId": "p", "policyDocument": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {}}]}}),
+            json!({"principalId": "p", "usageIdentifierKey": 7, "policyDocument": {"Statement": []}}),
         ] {
             assert!(parse_output(bad.to_string().as_bytes()).is_err(), "{bad}");
         }
         assert!(parse_output(b"not json").is_err());
+        let with_key = json!({"principalId": "p", "usageIdentifierKey": "ptn_x", "policyDocument": {"Statement": []}});
+        assert!(parse_output(with_key.to_string().as_bytes()).is_ok());
     }
 }

@@ -1,25 +1,33 @@
-//! The responses the gateway itself generates (API Gateway "gateway responses"), in one place.
+//! The responses the gateway itself generates (API Gateway "gateway responses").
 //!
-//! The deployed API must answer exactly the same, so the template's `GatewayResponses` are
-//! generated from these definitions: `devstack gateway-responses` prints the YAML to paste under
-//! the `AWS::Serverless::Api` resource's `Properties` (SAM syntax). The body templates use API
-//! Gateway's `$context` variables; locally they are rendered with the same values.
+//! Their statuses, headers and bodies come from the template's `GatewayResponses` (the `Api`
+//! resource in `infra/template.yaml`), the same definitions API Gateway deploys, so the local
+//! stack and the deployed API cannot answer differently. This module only knows which response
+//! type API Gateway uses in each situation, and API Gateway's own behaviour when a type is not
+//! customized: the type's default status, then `DEFAULT_4XX` / `DEFAULT_5XX`, then the built-in
+//! `{"message": ...}` body.
 //!
-//! | when | status | body `code` / `error` | response types (deployed) |
-//! |---|---|---|---|
-//! | no identity header, authorizer says `Unauthorized` | 401 | `invalid_token` (OAuth) | `UNAUTHORIZED` |
-//! | the authorizer's policy denies the method | 403 | `insufficient_scope` (OAuth) | `ACCESS_DENIED` |
-//! | no route for method and path | 404 | `route_not_found` | `MISSING_AUTHENTICATION_TOKEN`, `RESOURCE_NOT_FOUND` |
-//! | body over 10 MiB | 413 | `payload_too_large` | `REQUEST_TOO_LARGE` |
-//! | authorizer error, invalid output or timeout | 503 + `Retry-After: 1` | `service_unavailable` | `AUTHORIZER_FAILURE`, `AUTHORIZER_CONFIGURATION_ERROR` |
-//! | function error, crash or malformed response | 502 | `internal_error` | `INTEGRATION_FAILURE`, `DEFAULT_5XX` (status kept) |
-//! | function timeout or 29 s integration timeout | 504 | `gateway_timeout` | `INTEGRATION_TIMEOUT` |
+//! | when | response type | default status |
+//! |---|---|---|
+//! | authorizer says `Unauthorized` (or no identity header) | `UNAUTHORIZED` | 401 |
+//! | the authorizer's policy denies the method | `ACCESS_DENIED` | 403 |
+//! | no route for method and path | `MISSING_AUTHENTICATION_TOKEN` | 403 |
+//! | body over 10 MiB | `REQUEST_TOO_LARGE` | 413 |
+//! | authorizer error, invalid output or timeout | `AUTHORIZER_FAILURE` | 500 |
+//! | function error, crash or malformed response | `INTEGRATION_FAILURE` | 504 |
+//! | function timeout or 29 s integration timeout | `INTEGRATION_TIMEOUT` | 504 |
+//! | stage throttling (`devstack up --stage-throttle`) | `THROTTLED` | 429 |
 //!
-//! Every gateway response carries `Content-Type: application/json`, `x-amzn-RequestId` (API
-//! Gateway always sends it) and `X-Request-Id` with the request id.
+//! Not emulated locally: `QUOTA_EXCEEDED` and usage-plan throttling,
+//! `WAF_FILTERED`, `INVALID_API_KEY`, `EXPIRED_TOKEN`; their definitions are checked by tests
+//! only.
+
+use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
+
+use crate::template::{GatewayHeaderValue, GatewayResponseDef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GatewayError {
@@ -30,88 +38,150 @@ pub enum GatewayError {
     AuthorizerFailure,
     IntegrationFailure,
     IntegrationTimeout,
+    Throttled,
 }
 
-pub struct Definition {
-    pub error: GatewayError,
-    /// API Gateway response types this definition is deployed as, each with the status code to
-    /// set (`None`: keep the status API Gateway chose).
-    pub response_types: &'static [(&'static str, Option<u16>)],
-    /// Status of the local response.
-    pub status: u16,
-    /// Extra headers (static values).
-    pub headers: &'static [(&'static str, &'static str)],
-    /// JSON body template; `$context.requestId`, `$context.httpMethod` and `$context.path` are
-    /// substituted.
-    pub body: &'static str,
-}
-
-const OAUTH_INVALID_TOKEN: &str = r#"{"error":"invalid_token","error_description":"The access token is missing, malformed, expired or invalid."}"#;
-const OAUTH_INSUFFICIENT_SCOPE: &str = r#"{"error":"insufficient_scope","error_description":"The access token does not grant access to this resource."}"#;
-
-pub const DEFINITIONS: &[Definition] = &[
-    Definition {
-        error: GatewayError::Unauthorized,
-        response_types: &[("UNAUTHORIZED", Some(401))],
-        status: 401,
-        headers: &[("WWW-Authenticate", r#"Bearer error="invalid_token""#)],
-        body: OAUTH_INVALID_TOKEN,
-    },
-    Definition {
-        error: GatewayError::AccessDenied,
-        response_types: &[("ACCESS_DENIED", Some(403))],
-        status: 403,
-        headers: &[("WWW-Authenticate", r#"Bearer error="insufficient_scope""#)],
-        body: OAUTH_INSUFFICIENT_SCOPE,
-    },
-    Definition {
-        error: GatewayError::RouteNotFound,
-        response_types: &[
-            ("MISSING_AUTHENTICATION_TOKEN", Some(404)),
-            ("RESOURCE_NOT_FOUND", Some(404)),
-        ],
-        status: 404,
-        headers: &[],
-        body: r#"{"status":"error","message":"No route for $context.httpMethod $context.path.","code":"route_not_found","request_id":"$context.requestId"}"#,
-    },
-    Definition {
-        error: GatewayError::PayloadTooLarge,
-        response_types: &[("REQUEST_TOO_LARGE", Some(413))],
-        status: 413,
-        headers: &[],
-        body: r#"{"status":"error","message":"The request body is too large.","code":"payload_too_large","request_id":"$context.requestId"}"#,
-    },
-    Definition {
-        error: GatewayError::AuthorizerFailure,
-        response_types: &[
-            ("AUTHORIZER_FAILURE", Some(503)),
-            ("AUTHORIZER_CONFIGURATION_ERROR", Some(503)),
-        ],
-        status: 503,
-        headers: &[("Retry-After", "1")],
-        body: r#"{"status":"error","message":"The service is temporarily unavailable; retry later.","code":"service_unavailable","request_id":"$context.requestId"}"#,
-    },
-    Definition {
-        error: GatewayError::IntegrationFailure,
-        response_types: &[("INTEGRATION_FAILURE", Some(502)), ("DEFAULT_5XX", None)],
-        status: 502,
-        headers: &[],
-        body: r#"{"status":"error","message":"Internal server error.","code":"internal_error","request_id":"$context.requestId"}"#,
-    },
-    Definition {
-        error: GatewayError::IntegrationTimeout,
-        response_types: &[("INTEGRATION_TIMEOUT", Some(504))],
-        status: 504,
-        headers: &[],
-        body: r#"{"status":"error","message":"The request timed out.","code":"gateway_timeout","request_id":"$context.requestId"}"#,
-    },
+#[cfg(test)]
+pub const ALL: [GatewayError; 8] = [
+    GatewayError::Unauthorized,
+    GatewayError::AccessDenied,
+    GatewayError::RouteNotFound,
+    GatewayError::PayloadTooLarge,
+    GatewayError::AuthorizerFailure,
+    GatewayError::IntegrationFailure,
+    GatewayError::IntegrationTimeout,
+    GatewayError::Throttled,
 ];
 
-pub fn definition(error: GatewayError) -> &'static Definition {
-    DEFINITIONS
-        .iter()
-        .find(|d| d.error == error)
-        .expect("every GatewayError has a definition")
+impl GatewayError {
+    /// The API Gateway response type, its default status and its built-in message.
+    pub fn response_type(self) -> (&'static str, u16, &'static str) {
+        match self {
+            GatewayError::Unauthorized => ("UNAUTHORIZED", 401, "Unauthorized"),
+            GatewayError::AccessDenied => (
+                "ACCESS_DENIED",
+                403,
+                "User is not authorized to access this resource",
+            ),
+            GatewayError::RouteNotFound => (
+                "MISSING_AUTHENTICATION_TOKEN",
+                403,
+                "Missing Authentication Token",
+            ),
+            GatewayError::PayloadTooLarge => ("REQUEST_TOO_LARGE", 413, "Request Too Long"),
+            GatewayError::AuthorizerFailure => ("AUTHORIZER_FAILURE", 500, "null"),
+            GatewayError::IntegrationFailure => {
+                ("INTEGRATION_FAILURE", 504, "Internal server error")
+            }
+            GatewayError::IntegrationTimeout => {
+                ("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
+            }
+            GatewayError::Throttled => ("THROTTLED", 429, "Too Many Requests"),
+        }
+    }
+}
+
+/// The gateway responses of the template, answered as API Gateway answers them.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayResponses {
+    defs: BTreeMap<String, GatewayResponseDef>,
+}
+
+/// What a gateway response is, before it becomes an HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl GatewayResponses {
+    pub fn new(defs: BTreeMap<String, GatewayResponseDef>) -> Self {
+        GatewayResponses { defs }
+    }
+
+    /// API Gateway's choice for `error`: the type's own definition, else `DEFAULT_4XX` or
+    /// `DEFAULT_5XX`, else the built-in body.
+    pub fn render(
+        &self,
+        error: GatewayError,
+        request_id: &str,
+        method: &str,
+        path: &str,
+    ) -> Rendered {
+        let (response_type, default_status, message) = error.response_type();
+        let fallback = if default_status >= 500 {
+            "DEFAULT_5XX"
+        } else {
+            "DEFAULT_4XX"
+        };
+        let def = self
+            .defs
+            .get(response_type)
+            .or_else(|| self.defs.get(fallback));
+        let Some(def) = def else {
+            let message = if message == "null" {
+                "null".to_string()
+            } else {
+                serde_json::to_string(message).expect("strings serialize")
+            };
+            return Rendered {
+                status: default_status,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: format!("{{\"message\":{message}}}"),
+            };
+        };
+        let mut headers = Vec::new();
+        for (name, value) in &def.headers {
+            let value = match value {
+                GatewayHeaderValue::Static(s) => s.clone(),
+                GatewayHeaderValue::RequestId => request_id.to_string(),
+            };
+            headers.push((name.clone(), value));
+        }
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        let body = match &def.body {
+            Some(template) => render_body(template, request_id, method, path),
+            None => format!(
+                "{{\"message\":{}}}",
+                serde_json::to_string(message).expect("strings serialize")
+            ),
+        };
+        Rendered {
+            status: def.status.unwrap_or(default_status),
+            headers,
+            body,
+        }
+    }
+
+    /// The local gateway response for `error`.
+    pub fn response(
+        &self,
+        error: GatewayError,
+        request_id: &str,
+        method: &str,
+        path: &str,
+    ) -> Response<Body> {
+        let rendered = self.render(error, request_id, method, path);
+        let mut response = Response::new(Body::from(rendered.body));
+        *response.status_mut() =
+            StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        for (name, value) in rendered.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
 }
 
 /// Escapes a value for use inside a JSON string (what `$context` substitution must not break).
@@ -128,137 +198,179 @@ pub fn render_body(template: &str, request_id: &str, method: &str, path: &str) -
         .replace("$context.path", &json_escape(path))
 }
 
-/// The local gateway response for `error`.
-pub fn gateway_response(
-    error: GatewayError,
-    request_id: &str,
-    method: &str,
-    path: &str,
-) -> Response<Body> {
-    let def = definition(error);
-    let body = render_body(def.body, request_id, method, path);
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(def.status).expect("valid status");
-    let headers = response.headers_mut();
-    headers.insert(
-        HeaderName::from_static("content-type"),
-        HeaderValue::from_static("application/json"),
-    );
-    for (name, value) in def.headers {
-        headers.insert(
-            HeaderName::from_bytes(name.as_bytes()).expect("valid header name"),
-            HeaderValue::from_static(value),
-        );
-    }
-    add_request_id_headers(headers, request_id);
-    response
-}
-
-pub fn add_request_id_headers(headers: &mut axum::http::HeaderMap, request_id: &str) {
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert(HeaderName::from_static("x-amzn-requestid"), v.clone());
-        headers.insert(HeaderName::from_static("x-request-id"), v);
-    }
-}
-
-/// The `GatewayResponses` property of the `AWS::Serverless::Api` resource, as SAM YAML.
-pub fn sam_gateway_responses_yaml() -> String {
-    let mut out = String::from(
-        "# Generated by `devstack gateway-responses` from tools/devstack/src/responses.rs.\n\
-         # Paste under the AWS::Serverless::Api resource's Properties.\n\
-         # x-amzn-RequestId is sent by API Gateway on every response. X-Request-Id is mapped from\n\
-         # context.requestId; verify on the first deploy that API Gateway accepts that mapping for\n\
-         # gateway responses (the documented sources are method.request.*, stageVariables and\n\
-         # static values).\n\
-         GatewayResponses:\n",
-    );
-    for def in DEFINITIONS {
-        for (response_type, status) in def.response_types {
-            out.push_str(&format!("  {response_type}:\n"));
-            if let Some(status) = status {
-                out.push_str(&format!("    StatusCode: {status}\n"));
-            }
-            out.push_str("    ResponseParameters:\n      Headers:\n");
-            out.push_str("        Content-Type: \"'application/json'\"\n");
-            out.push_str("        X-Request-Id: \"context.requestId\"\n");
-            for (name, value) in def.headers {
-                out.push_str(&format!(
-                    "        {name}: {}\n",
-                    yaml_quote(&format!("'{value}'"))
-                ));
-            }
-            out.push_str("    ResponseTemplates:\n");
-            out.push_str(&format!(
-                "      application/json: {}\n",
-                yaml_quote(def.body)
-            ));
-        }
-    }
-    out
-}
-
-/// A YAML single-quoted scalar.
-fn yaml_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 #[cfg(test)]
 mod tests {
+    //! The template's gateway responses are the contract's (shared/spec/partner-api.md): these
+    //! tests read infra/template.yaml, the file API Gateway is deployed from and the local
+    //! gateway reads.
     use super::*;
+    use crate::template::Template;
+    use serde_json::Value;
+
+    const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
+
+    fn responses() -> (GatewayResponses, Template) {
+        let t = Template::parse(TEMPLATE).unwrap();
+        (GatewayResponses::new(t.gateway_responses.clone()), t)
+    }
+
+    fn header<'a>(r: &'a Rendered, name: &str) -> Option<&'a str> {
+        r.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn render_type(t: &Template, response_type: &str) -> Rendered {
+        // Any GatewayError works as a carrier; render the named definition directly.
+        let mut defs = BTreeMap::new();
+        defs.insert(
+            "UNAUTHORIZED".to_string(),
+            t.gateway_responses[response_type].clone(),
+        );
+        GatewayResponses::new(defs).render(GatewayError::Unauthorized, "r-1", "GET", "/x")
+    }
+
+    fn assert_contract_error(r: &Rendered, status: u16, code: &str) {
+        assert_eq!(r.status, status, "{r:?}");
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 4, "{r:?}");
+        assert_eq!(v["status"], "error");
+        assert_eq!(v["code"], code);
+        assert_eq!(v["request_id"], "r-1");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(header(r, "Content-Type"), Some("application/json"));
+        assert_eq!(header(r, "X-Request-Id"), Some("r-1"));
+    }
 
     #[test]
-    fn every_error_has_one_definition_and_valid_json_bodies() {
-        for error in [
-            GatewayError::Unauthorized,
-            GatewayError::AccessDenied,
-            GatewayError::RouteNotFound,
-            GatewayError::PayloadTooLarge,
-            GatewayError::AuthorizerFailure,
-            GatewayError::IntegrationFailure,
-            GatewayError::IntegrationTimeout,
-        ] {
-            assert_eq!(DEFINITIONS.iter().filter(|d| d.error == error).count(), 1);
-            let body = render_body(definition(error).body, "rid\"1", "GET", "/a b");
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    fn every_gateway_error_has_its_own_definition_in_the_template() {
+        let (_, t) = responses();
+        for error in ALL {
+            let (response_type, ..) = error.response_type();
             assert!(
-                v.get("error").is_some() || v["request_id"] == "rid\"1",
-                "{body}"
+                t.gateway_responses.contains_key(response_type),
+                "infra/template.yaml lacks GatewayResponses.{response_type}"
+            );
+        }
+        for other in [
+            "RESOURCE_NOT_FOUND",
+            "AUTHORIZER_CONFIGURATION_ERROR",
+            "THROTTLED",
+            "QUOTA_EXCEEDED",
+            "DEFAULT_4XX",
+            "DEFAULT_5XX",
+        ] {
+            assert!(t.gateway_responses.contains_key(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn unauthorized_is_the_contracts_401_with_a_bearer_challenge() {
+        let (g, _) = responses();
+        let r = g.render(GatewayError::Unauthorized, "r-1", "GET", "/api/v1/x");
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            header(&r, "WWW-Authenticate"),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"], "invalid_token");
+        assert!(v["error_description"].is_string());
+        assert_eq!(v.as_object().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn access_denied_is_403_insufficient_scope() {
+        let (g, _) = responses();
+        let r = g.render(GatewayError::AccessDenied, "r-1", "GET", "/api/v1/x");
+        assert_eq!(r.status, 403);
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"], "insufficient_scope");
+    }
+
+    #[test]
+    fn gateway_errors_have_the_contracts_error_body() {
+        let (g, t) = responses();
+        let cases = [
+            (GatewayError::RouteNotFound, 404, "route_not_found"),
+            (GatewayError::PayloadTooLarge, 413, "payload_too_large"),
+            (GatewayError::AuthorizerFailure, 503, "service_unavailable"),
+            (GatewayError::IntegrationFailure, 502, "internal_error"),
+            (GatewayError::IntegrationTimeout, 504, "gateway_timeout"),
+            (GatewayError::Throttled, 429, "throttled"),
+        ];
+        for (error, status, code) in cases {
+            assert_contract_error(&g.render(error, "r-1", "GET", "/api/v1/x"), status, code);
+        }
+        let r = g.render(GatewayError::RouteNotFound, "r-1", "DELETE", "/api/v1/x");
+        assert!(
+            r.body.contains("No route for DELETE /api/v1/x."),
+            "{}",
+            r.body
+        );
+        // Retry-After wherever the contract promises a retry.
+        let r = g.render(GatewayError::AuthorizerFailure, "r-1", "GET", "/x");
+        assert_eq!(header(&r, "Retry-After"), Some("1"));
+        let r = g.render(GatewayError::Throttled, "r-1", "GET", "/x");
+        assert_eq!(header(&r, "Retry-After"), Some("1"));
+        for (ty, status, code) in [
+            ("THROTTLED", 429, "throttled"),
+            ("QUOTA_EXCEEDED", 429, "quota_exceeded"),
+            ("AUTHORIZER_CONFIGURATION_ERROR", 503, "service_unavailable"),
+            ("RESOURCE_NOT_FOUND", 404, "route_not_found"),
+        ] {
+            let r = render_type(&t, ty);
+            assert_contract_error(&r, status, code);
+            if status != 404 {
+                let retry = header(&r, "Retry-After").unwrap_or_else(|| panic!("{ty}"));
+                assert!(retry.parse::<u32>().is_ok(), "{ty}: {retry}");
+            }
+        }
+        // DEFAULT_4XX / DEFAULT_5XX keep API Gateway's status and use the contract's body.
+        for ty in ["DEFAULT_4XX", "DEFAULT_5XX"] {
+            let def = &t.gateway_responses[ty];
+            assert_eq!(def.status, None, "{ty}");
+            let mut r = render_type(&t, ty);
+            r.status = 400; // whatever API Gateway chose
+            assert_contract_error(
+                &r,
+                400,
+                if ty == "DEFAULT_4XX" {
+                    "request_rejected"
+                } else {
+                    "internal_error"
+                },
             );
         }
     }
 
     #[test]
-    fn route_not_found_body() {
-        let body = render_body(
-            definition(GatewayError::RouteNotFound).body,
-            "r-1",
-            "DELETE",
-            "/api/v1/x",
-        );
-        assert_eq!(
-            body,
-            r#"{"status":"error","message":"No route for DELETE /api/v1/x.","code":"route_not_found","request_id":"r-1"}"#
-        );
+    fn request_id_and_path_cannot_break_the_json() {
+        let (g, _) = responses();
+        let r = g.render(GatewayError::RouteNotFound, "rid\"1", "GET", "/a\"b\\c");
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["request_id"], "rid\"1");
     }
 
     #[test]
-    fn sam_yaml_parses_and_has_every_type() {
-        let yaml = sam_gateway_responses_yaml();
-        let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
-        let responses = v["GatewayResponses"].as_mapping().unwrap();
-        assert_eq!(responses.len(), 10);
-        let unauthorized = &v["GatewayResponses"]["UNAUTHORIZED"];
-        assert_eq!(unauthorized["StatusCode"].as_u64(), Some(401));
-        assert_eq!(
-            unauthorized["ResponseParameters"]["Headers"]["WWW-Authenticate"].as_str(),
-            Some(r#"'Bearer error="invalid_token"'"#)
+    fn without_definitions_api_gateway_builtins_apply() {
+        let g = GatewayResponses::default();
+        let r = g.render(GatewayError::RouteNotFound, "r", "GET", "/x");
+        assert_eq!(r.status, 403);
+        assert_eq!(r.body, r#"{"message":"Missing Authentication Token"}"#);
+        let mut defs = BTreeMap::new();
+        defs.insert(
+            "DEFAULT_5XX".to_string(),
+            GatewayResponseDef {
+                status: None,
+                headers: vec![],
+                body: Some("{\"id\":\"$context.requestId\"}".into()),
+            },
         );
-        assert_eq!(
-            unauthorized["ResponseTemplates"]["application/json"].as_str(),
-            Some(OAUTH_INVALID_TOKEN)
-        );
-        assert!(v["GatewayResponses"]["DEFAULT_5XX"]
-            .get("StatusCode")
-            .is_none());
+        let r =
+            GatewayResponses::new(defs).render(GatewayError::IntegrationTimeout, "r", "GET", "/x");
+        assert_eq!((r.status, r.body.as_str()), (504, r#"{"id":"r"}"#));
     }
 }

@@ -49,6 +49,8 @@ pub struct UpOptions {
     pub exit_on_stdin_close: bool,
     pub verbose: bool,
     pub max_concurrency: usize,
+    /// Stage throttling (`--stage-throttle`); `None`: not throttled.
+    pub stage_throttle: Option<crate::throttle::Limits>,
 }
 
 /// `<state-dir>/stack.json`, what `opsctl --stack-file` (and the tests) read.
@@ -352,14 +354,18 @@ async fn run(
         .append(true)
         .open(state_dir.join("logs/gateway.log"))
         .map_err(|e| format!("cannot open the gateway log: {e}"))?;
-    let gateway = Arc::new(Gateway::new(
-        &template.routes,
-        template.authorizers.clone(),
-        functions,
-        port,
-        gateway_log,
-        opts.verbose,
-    ));
+    let gateway = Arc::new(
+        Gateway::new(
+            &template.routes,
+            template.authorizers.clone(),
+            crate::responses::GatewayResponses::new(template.gateway_responses.clone()),
+            functions,
+            port,
+            gateway_log,
+            opts.verbose,
+        )
+        .with_stage_throttle(opts.stage_throttle),
+    );
     running.gateway = Some(gateway.clone());
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(

@@ -77,11 +77,32 @@ pub struct AuthorizerDef {
     pub ttl: Duration,
 }
 
+/// A header of a gateway response, as API Gateway maps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayHeaderValue {
+    /// `'value'` in the template.
+    Static(String),
+    /// `context.requestId`.
+    RequestId,
+}
+
+/// One entry of the API's `GatewayResponses` (SAM syntax).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GatewayResponseDef {
+    /// `StatusCode`; `None` keeps the status API Gateway chose.
+    pub status: Option<u16>,
+    pub headers: Vec<(String, GatewayHeaderValue)>,
+    /// `ResponseTemplates` `application/json` (API Gateway fills in `$context.*` variables).
+    pub body: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Template {
     pub functions: BTreeMap<String, FunctionDef>,
     pub routes: Vec<Route>,
     pub authorizers: BTreeMap<String, AuthorizerDef>,
+    /// The API's `GatewayResponses`, by response type (`UNAUTHORIZED`, `DEFAULT_4XX`, ...).
+    pub gateway_responses: BTreeMap<String, GatewayResponseDef>,
 }
 
 impl Template {
@@ -185,10 +206,19 @@ impl Template {
             }
         }
 
+        let gateway_responses = match api
+            .get("Properties")
+            .and_then(|p| p.get("GatewayResponses"))
+        {
+            None => BTreeMap::new(),
+            Some(v) => parse_gateway_responses(&api_id, v)?,
+        };
+
         Ok(Template {
             functions,
             routes,
             authorizers,
+            gateway_responses,
         })
     }
 
@@ -228,6 +258,70 @@ impl FunctionDef {
         }
         Ok(out)
     }
+}
+
+fn parse_gateway_responses(
+    api_id: &str,
+    v: &Value,
+) -> Result<BTreeMap<String, GatewayResponseDef>, TemplateError> {
+    let Some(map) = v.as_mapping() else {
+        return err(format!("{api_id}: GatewayResponses must be a mapping"));
+    };
+    let mut out = BTreeMap::new();
+    for (key, def) in map {
+        let response_type = key_str(key)?;
+        let what = format!("{api_id}.GatewayResponses.{response_type}");
+        let status = match def.get("StatusCode") {
+            None => None,
+            Some(s) => {
+                let code = parse_u64(s, &format!("{what}.StatusCode"))?;
+                match u16::try_from(code) {
+                    Ok(c) if (100..=599).contains(&c) => Some(c),
+                    _ => return err(format!("{what}.StatusCode: {code} is not an HTTP status")),
+                }
+            }
+        };
+        let mut headers = Vec::new();
+        if let Some(hs) = def.get("ResponseParameters").and_then(|p| p.get("Headers")) {
+            let Some(hs) = hs.as_mapping() else {
+                return err(format!(
+                    "{what}.ResponseParameters.Headers must be a mapping"
+                ));
+            };
+            for (name, value) in hs {
+                let name = key_str(name)?;
+                let value = scalar_string(value, &format!("{what} header {name}"))?;
+                let parsed = if value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'')
+                {
+                    GatewayHeaderValue::Static(value[1..value.len() - 1].to_string())
+                } else if value == "context.requestId" {
+                    GatewayHeaderValue::RequestId
+                } else {
+                    return err(format!(
+                        "{what}: header {name} maps {value:?}, which the local gateway does not \
+                         emulate (only 'static values' and context.requestId)"
+                    ));
+                };
+                headers.push((name.to_string(), parsed));
+            }
+        }
+        let body = match def
+            .get("ResponseTemplates")
+            .and_then(|t| t.get("application/json"))
+        {
+            None => None,
+            Some(b) => Some(scalar_string(b, &format!("{what}.ResponseTemplates"))?),
+        };
+        out.insert(
+            response_type.to_string(),
+            GatewayResponseDef {
+                status,
+                headers,
+                body,
+            },
+        );
+    }
+    Ok(out)
 }
 
 fn key_str(key: &Value) -> Result<&str, TemplateError> {

@@ -1,0 +1,351 @@
+//! Each function's IAM policy in `infra/template.yaml` allows exactly the DynamoDB and Secrets
+//! Manager calls its code makes: no fewer (the deployed function would fail with AccessDenied,
+//! which nothing local can show), and no more (least privilege), and never `*`.
+//!
+//! What the code calls is read from the source, not from a hand-kept list:
+//! - a function crate (`functions/<Binary>/src/main.rs`) enters the shared code through
+//!   `app.<method>(` (shared/src/service.rs) and `oauth::<fn>(` (shared/src/oauth.rs), and reads
+//!   secrets through `signing_keys()` (signing keys) and `into_app()` / `link_keys()` (link key);
+//! - those functions reach the store through `store.<method>(` (following `self.<fn>(` calls in
+//!   the same file);
+//! - a store method's SDK operations are the calls in its body (shared/src/store/mod.rs),
+//!   following `self.<helper>(`; a query with `.index_name(` uses the `keys::BY_*` indexes
+//!   its body names.
+//!
+//! The operation table below maps SDK calls to IAM actions; a new kind of call in the store
+//! (say `.delete_item()`) must be added to it, or this test fails and says so.
+
+use serde_yaml::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// SDK call (as written in the store) -> IAM action. TransactWriteItems has no IAM action of its
+/// own: each item's action (Put, Update, Delete, ConditionCheck) is authorized.
+const OPERATIONS: &[(&str, &str)] = &[
+    (".get_item()", "dynamodb:GetItem"),
+    (".put_item()", "dynamodb:PutItem"),
+    (".update_item()", "dynamodb:UpdateItem"),
+    (".delete_item()", "dynamodb:DeleteItem"),
+    (".query()", "dynamodb:Query"),
+    (".scan()", "dynamodb:Scan"),
+    (".batch_get_item()", "dynamodb:BatchGetItem"),
+    (".batch_write_item()", "dynamodb:BatchWriteItem"),
+    ("Put::builder()", "dynamodb:PutItem"),
+    ("Update::builder()", "dynamodb:UpdateItem"),
+    ("Delete::builder()", "dynamodb:DeleteItem"),
+    ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
+];
+
+/// SDK calls that need no IAM action of their own, or that the store never makes per request.
+const NO_ACTION: &[&str] = &[".transact_write_items()"];
+
+type Grant = (String, String); // (action, resource: "table", "index/<name>", "secret:<LogicalId>")
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The source without whitespace, cut before `#[cfg(test)]`, split into functions by name.
+fn functions_of(src: &str) -> BTreeMap<String, String> {
+    let src = src.split("#[cfg(test)]").next().unwrap();
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in src.lines() {
+        let t = line.trim_start();
+        let t = t.strip_prefix("pub(crate) ").unwrap_or(t);
+        let t = t.strip_prefix("pub ").unwrap_or(t);
+        let t = t.strip_prefix("async ").unwrap_or(t);
+        if let Some(rest) = t.strip_prefix("fn ") {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            current = Some(name.clone());
+            out.entry(name).or_default();
+        }
+        if let Some(name) = &current {
+            let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            out.get_mut(name).unwrap().push_str(&squeezed);
+        }
+    }
+    out
+}
+
+/// Names `x` in every `<prefix>x(` of `body`.
+fn calls(body: &str, prefix: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = body;
+    while let Some(i) = rest.find(prefix) {
+        rest = &rest[i + prefix.len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && rest[name.len()..].starts_with('(') {
+            out.insert(name);
+        }
+    }
+    out
+}
+
+/// Follows `self.f(` inside one file from `roots`; returns every `store.m(` reached.
+fn store_methods_reached(
+    file: &BTreeMap<String, String>,
+    roots: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<String> = roots.iter().cloned().collect();
+    let mut store = BTreeSet::new();
+    while let Some(f) = todo.pop() {
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        let Some(body) = file.get(&f) else {
+            panic!("no fn {f} found where the function crate calls it");
+        };
+        store.extend(calls(body, "store."));
+        for callee in calls(body, "self.") {
+            if file.contains_key(&callee) {
+                todo.push(callee);
+            }
+        }
+    }
+    store
+}
+
+/// A store method's grants, following `self.<helper>(` in the store.
+fn store_grants(
+    store: &BTreeMap<String, String>,
+    indexes: &BTreeMap<String, String>,
+    method: &str,
+    seen: &mut BTreeSet<String>,
+) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    if !seen.insert(method.to_string()) {
+        return out;
+    }
+    let body = store
+        .get(method)
+        .unwrap_or_else(|| panic!("store method {method} not found in shared/src/store/mod.rs"));
+    for (call, action) in OPERATIONS {
+        if !body.contains(call) {
+            continue;
+        }
+        if *action == "dynamodb:Query" && body.contains(".index_name(") {
+            let named: Vec<&String> = indexes
+                .iter()
+                .filter(|(constant, _)| body.contains(&format!("keys::{constant}")))
+                .map(|(_, name)| name)
+                .collect();
+            assert!(
+                !named.is_empty(),
+                "{method}: a query on an index this test cannot name"
+            );
+            for name in named {
+                out.insert((action.to_string(), format!("index/{name}")));
+            }
+            if body.matches(".query()").count() > body.matches(".index_name(").count() {
+                out.insert((action.to_string(), "table".into()));
+            }
+        } else {
+            out.insert((action.to_string(), "table".into()));
+        }
+    }
+    // Any other SDK call in the store must be classified above.
+    for sdk_call in calls(body, ".client.") {
+        let written = format!(".{sdk_call}()");
+        assert!(
+            OPERATIONS.iter().any(|(c, _)| *c == written) || NO_ACTION.contains(&written.as_str()),
+            "{method} calls {written}, which tools/devstack/tests/iam_policy.rs does not map to an IAM action"
+        );
+    }
+    for helper in calls(body, "self.") {
+        if store.contains_key(&helper) && helper != "client" && helper != "table" {
+            out.extend(store_grants(store, indexes, &helper, seen));
+        }
+    }
+    out
+}
+
+/// What the code of the function built from `binary` calls.
+fn required(binary: &str) -> BTreeSet<Grant> {
+    let main = read(&format!("functions/{binary}/src/main.rs"));
+    let main_squeezed: String = main.chars().filter(|c| !c.is_whitespace()).collect();
+    let service = functions_of(&read("shared/src/service.rs"));
+    let oauth = functions_of(&read("shared/src/oauth.rs"));
+    let store = functions_of(&read("shared/src/store/mod.rs"));
+    let indexes: BTreeMap<String, String> = read("shared/src/store/keys.rs")
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("pub const BY_")?;
+            let (name, value) = rest.split_once(": &str = \"")?;
+            Some((
+                format!("BY_{name}"),
+                value.trim_end_matches("\";").to_string(),
+            ))
+        })
+        .collect();
+    assert!(indexes.len() >= 3, "index names not found in keys.rs");
+
+    let mut methods = store_methods_reached(&service, &calls(&main_squeezed, "app."));
+    methods.extend(store_methods_reached(
+        &oauth,
+        &calls(&main_squeezed, "oauth::"),
+    ));
+    methods.extend(calls(&main_squeezed, "store."));
+
+    let mut out = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    for m in methods {
+        out.extend(store_grants(&store, &indexes, &m, &mut seen));
+    }
+    let secret = |id: &str| {
+        (
+            "secretsmanager:GetSecretValue".to_string(),
+            format!("secret:{id}"),
+        )
+    };
+    if main_squeezed.contains("signing_keys()") {
+        out.insert(secret("SigningKeysSecret"));
+    }
+    if main_squeezed.contains("into_app()") || main_squeezed.contains("link_keys()") {
+        out.insert(secret("LinkKeySecret"));
+    }
+    out
+}
+
+fn resource_of(function: &str, v: &Value) -> String {
+    let bad = || {
+        panic!("{function}: resource {v:?} is not the table, one of its indexes or a secret of this stack")
+    };
+    match v {
+        Value::Tagged(t) if t.tag == "GetAtt" && t.value.as_str() == Some("Table.Arn") => {
+            "table".into()
+        }
+        Value::Tagged(t) if t.tag == "Ref" => match t.value.as_str() {
+            Some(id) if id.ends_with("Secret") => format!("secret:{id}"),
+            _ => bad(),
+        },
+        Value::Tagged(t) if t.tag == "Sub" => match t
+            .value
+            .as_str()
+            .and_then(|s| s.strip_prefix("${Table.Arn}/index/"))
+        {
+            Some(name) if !name.contains('*') && !name.is_empty() => format!("index/{name}"),
+            _ => bad(),
+        },
+        _ => bad(),
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(seq) => seq.iter().flat_map(strings).collect(),
+        other => panic!("expected a string or a list, found {other:?}"),
+    }
+}
+
+/// The DynamoDB and Secrets Manager grants of a function's `Policies`.
+fn granted(function: &str, props: &Value) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    let Some(policies) = props.get("Policies") else {
+        return out;
+    };
+    let policies = policies
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{function}: Policies must be a list"));
+    for policy in policies {
+        let statements = policy
+            .get("Statement")
+            .and_then(Value::as_sequence)
+            .unwrap_or_else(|| panic!("{function}: write policies as inline `- Statement:` lists so they can be checked, not {policy:?}"));
+        for st in statements {
+            assert_eq!(st["Effect"].as_str(), Some("Allow"), "{function}: {st:?}");
+            let actions = strings(&st["Action"]);
+            let data_actions: Vec<&String> = actions
+                .iter()
+                .filter(|a| {
+                    a.starts_with("dynamodb:")
+                        || a.starts_with("secretsmanager:")
+                        || a.contains('*')
+                })
+                .collect();
+            if data_actions.is_empty() {
+                continue;
+            }
+            for a in &data_actions {
+                assert!(!a.contains('*'), "{function}: wildcard action {a}");
+            }
+            let resources: Vec<&Value> = match &st["Resource"] {
+                Value::Sequence(seq) => seq.iter().collect(),
+                other => vec![other],
+            };
+            for r in resources {
+                let r = resource_of(function, r);
+                for a in &data_actions {
+                    out.insert(((*a).clone(), r.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_functions_policy_allows_exactly_the_calls_its_code_makes() {
+    let doc: Value = serde_yaml::from_str(&read("infra/template.yaml")).unwrap();
+    let resources = doc["Resources"].as_mapping().unwrap();
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for (id, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let id = id.as_str().unwrap();
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary"));
+        let need = required(binary);
+        let have = granted(id, &resource["Properties"]);
+        let missing: Vec<_> = need.difference(&have).collect();
+        let extra: Vec<_> = have.difference(&need).collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "{id} ({binary}) calls but is not allowed: {missing:?}"
+            ));
+        }
+        if !extra.is_empty() {
+            problems.push(format!(
+                "{id} ({binary}) is allowed but never calls: {extra:?}"
+            ));
+        }
+        eprintln!("{id}: {need:?}");
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} functions found");
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+#[test]
+fn the_scanner_sees_the_calls_it_must() {
+    // The control: if the source layout changes so that the scanner finds nothing, the test
+    // above would pass vacuously for empty policies. Pin a few facts of today's code.
+    let deliveries = required("deliveries");
+    assert!(deliveries.contains(&("dynamodb:PutItem".into(), "table".into())));
+    assert!(deliveries.contains(&("dynamodb:GetItem".into(), "table".into())));
+    let control = required("control-tower");
+    assert!(control.contains(&("dynamodb:Query".into(), "index/by-policy".into())));
+    let token = required("token");
+    assert!(token.contains(&(
+        "secretsmanager:GetSecretValue".into(),
+        "secret:SigningKeysSecret".into()
+    )));
+    assert!(required("authorizer")
+        .iter()
+        .all(|(a, _)| a.starts_with("secretsmanager:")));
+}
