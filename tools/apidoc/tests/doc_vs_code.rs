@@ -947,3 +947,66 @@ fn the_schema_checks_catch_undeclared_fields_and_bad_formats() {
         "undeclared nested field accepted"
     );
 }
+
+/// The text schemas (`RequiredName`, `OptionalName`, ...) accept exactly the strings the
+/// validators of shared/src/validate.rs accept: whitespace-only, control characters, tab/CR/LF.
+#[test]
+fn text_schemas_accept_what_the_validators_accept() {
+    let doc = load_document();
+    let schemas = Schemas::new(&doc);
+    let (_, base) = request_examples(&doc, "POST", "/api/v1/sme-deliveries")
+        .into_iter()
+        .next()
+        .expect("a Submit example");
+    let samples = [
+        "a",
+        " a ",
+        "\ta\r\n",
+        "é ü 漢字",
+        "",
+        " ",
+        "\t\n",
+        "\u{a0}",
+        "a\u{0}",
+        "a\u{1}b",
+        "a\u{1f}",
+        "a\u{7f}",
+        "a\u{85}b",
+        "\u{85}",
+        "a\u{9f}",
+        "a\u{a0}b",
+        "a\u{200b}",
+        "\u{feff}",
+        "\u{2028}",
+    ];
+    let mut problems = Vec::new();
+    for (field, schema) in [
+        ("customer_name", "RequiredName"),
+        ("goods_description", "RequiredText"),
+    ]
+    .into_iter()
+    .chain([
+        ("sender_name", "OptionalName"),
+        ("recipient_name", "OptionalName"),
+    ]) {
+        for s in samples {
+            let mut body = base.clone();
+            body.insert(field.into(), json!(s));
+            let code_accepts = match Submission::parse(&body) {
+                Ok(_) => true,
+                Err(e) => !e.to_string().starts_with(field),
+            };
+            let doc_accepts = schemas
+                .errors(&schemas.component(schema), &json!(s))
+                .is_empty();
+            if code_accepts != doc_accepts {
+                problems.push(format!(
+                    "{field} = {s:?}: the code {} it, components.schemas.{schema} {} it",
+                    if code_accepts { "accepts" } else { "rejects" },
+                    if doc_accepts { "accepts" } else { "rejects" },
+                ));
+            }
+        }
+    }
+    fail_on(problems, "text fields");
+}
