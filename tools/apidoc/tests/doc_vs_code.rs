@@ -208,7 +208,7 @@ fn every_operation_is_documented_completely() {
             .into_iter()
             .flatten()
         {
-            if !media["examples"].as_object().is_some_and(|e| !e.is_empty()) {
+            if media["examples"].as_object().is_none_or(|e| e.is_empty()) {
                 problems.push(format!("{at} request {media_type}: no example"));
             }
         }
