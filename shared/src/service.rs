@@ -424,14 +424,14 @@ fn not_found_tracking(tracking_number: &str) -> ApiError {
     ApiError::NotFound(format!("tracking_number {tracking_number} was not found."))
 }
 
-fn tracking_reply(tn: &str, status: DeliveryStatus, added: usize) -> Reply {
+pub fn tracking_reply(tn: &str, status: DeliveryStatus, added: usize) -> Reply {
     (
         200,
         json!({"status": "success", "message": format!("Tracking detail recorded for {tn}: status {status}, {added} new event(s).")}),
     )
 }
 
-fn cancel_reply(rec: &DeliveryRecord, c: &crate::domain::Cancellation, message: &str) -> Reply {
+pub fn cancel_reply(rec: &DeliveryRecord, c: &crate::domain::Cancellation, message: &str) -> Reply {
     (
         200,
         json!({
