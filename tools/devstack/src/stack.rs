@@ -49,6 +49,9 @@ pub struct UpOptions {
     pub exit_on_stdin_close: bool,
     pub verbose: bool,
     pub max_concurrency: usize,
+    /// Fault-injecting proxies between the functions and the emulators (`faults`).
+    pub dynamodb_faults: Option<crate::faults::FaultSpec>,
+    pub secretsmanager_faults: Option<crate::faults::FaultSpec>,
 }
 
 /// `<state-dir>/stack.json`, what `opsctl --stack-file` (and the tests) read.
@@ -63,6 +66,11 @@ struct StackFile<'a> {
     token_url: String,
     dynamodb_endpoint: String,
     secretsmanager_endpoint: String,
+    /// Where the functions reach DynamoDB when `--dynamodb-faults` is on (control: `/__faults`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dynamodb_fault_proxy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secretsmanager_fault_proxy: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -225,6 +233,31 @@ async fn run(
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let base_url = format!("http://127.0.0.1:{port}");
 
+    // Optional fault-injecting proxies: only the functions go through them (opsctl and the
+    // tests reach the emulators directly).
+    let mut fn_ddb_endpoint = ddb_endpoint.clone();
+    let mut fn_sm_endpoint = sm_endpoint.clone();
+    let mut ddb_proxy = None;
+    let mut sm_proxy = None;
+    if let Some(spec) = &opts.dynamodb_faults {
+        let p = crate::faults::start("DynamoDB", ddb_endpoint.clone(), spec.clone()).await?;
+        eprintln!(
+            "devstack: DynamoDB fault proxy on {} (faults: {spec:?})",
+            p.endpoint()
+        );
+        fn_ddb_endpoint = p.endpoint();
+        ddb_proxy = Some(p.endpoint());
+    }
+    if let Some(spec) = &opts.secretsmanager_faults {
+        let p = crate::faults::start("Secrets Manager", sm_endpoint.clone(), spec.clone()).await?;
+        eprintln!(
+            "devstack: Secrets Manager fault proxy on {} (faults: {spec:?})",
+            p.endpoint()
+        );
+        fn_sm_endpoint = p.endpoint();
+        sm_proxy = Some(p.endpoint());
+    }
+
     let stack = StackFile {
         environment: ENVIRONMENT,
         region: REGION,
@@ -235,6 +268,8 @@ async fn run(
         token_url: format!("{base_url}/oauth/token"),
         dynamodb_endpoint: ddb_endpoint.clone(),
         secretsmanager_endpoint: sm_endpoint.clone(),
+        dynamodb_fault_proxy: ddb_proxy,
+        secretsmanager_fault_proxy: sm_proxy,
     };
     let json = serde_json::to_string_pretty(&stack).expect("serializable") + "\n";
     std::fs::write(stack_file, json)
@@ -320,6 +355,7 @@ async fn run(
     }
 
     // The functions and the gateway.
+    let aws = aws_env(&fn_ddb_endpoint, &fn_sm_endpoint);
     let mut functions = BTreeMap::new();
     for f in template.served_functions() {
         let mut env = environments[&f.logical_id].clone();
