@@ -121,23 +121,36 @@ fn start() -> Result<Stack, String> {
         });
     }
 
-    launch(workspace, target, bin_dir)
+    launch(workspace, target, bin_dir, &[])
 }
 
 impl Stack {
     /// Starts a stack of its own (not the shared one), for tests that break it on purpose.
     /// `None` when the tests run against an external stack (`PARTNER_API_BASE_URL`).
     pub fn start_private() -> Option<Stack> {
+        Stack::start_private_with(&[])
+    }
+
+    /// A private stack started with extra `devstack up` arguments (e.g. `--dynamodb-faults off`).
+    pub fn start_private_with(extra_args: &[&str]) -> Option<Stack> {
         if std::env::var_os("PARTNER_API_BASE_URL").is_some() {
             return None;
         }
         let workspace = workspace_root();
         let target = target_dir(&workspace);
         let bin_dir = target.join("debug");
-        match launch(workspace, target, bin_dir) {
+        match launch(workspace, target, bin_dir, extra_args) {
             Ok(stack) => Some(stack),
             Err(why) => panic!("{why}"),
         }
+    }
+
+    /// The directory holding `stack.json`, the kit and `logs/`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.stack_file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     /// The devstack process id, when this process started it.
@@ -148,7 +161,12 @@ impl Stack {
     }
 }
 
-fn launch(workspace: PathBuf, target: PathBuf, bin_dir: PathBuf) -> Result<Stack, String> {
+fn launch(
+    workspace: PathBuf,
+    target: PathBuf,
+    bin_dir: PathBuf,
+    extra_args: &[&str],
+) -> Result<Stack, String> {
     let devstack = bin_dir.join("devstack");
     if !devstack.exists() {
         return Err(format!(
@@ -179,6 +197,7 @@ fn launch(workspace: PathBuf, target: PathBuf, bin_dir: PathBuf) -> Result<Stack
         .args(["up", "--port", "0", "--state-dir"])
         .arg(&state_dir)
         .arg("--exit-on-stdin-close")
+        .args(extra_args)
         .current_dir(&workspace)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
