@@ -332,17 +332,25 @@ async fn run(
             })?
             .map_err(|e| format!("cannot run {}: {e}", opsctl.display()))?;
         let _ = writeln!(opsctl_log, "$ {shown}\n# {}", output.status);
-        let _ = opsctl_log.write_all(&output.stdout);
+        // `partner onboard` prints the credentials kit (client secret, api_token_key): it goes
+        // to the kit file (mode 0600), never into a log.
+        let stdout = if step.starts_with(&["partner", "onboard"]) {
+            format!("(stdout withheld: it holds the credentials kit, written to {kit_arg})\n")
+                .into_bytes()
+        } else {
+            output.stdout.clone()
+        };
+        let _ = opsctl_log.write_all(&stdout);
         let _ = opsctl_log.write_all(&output.stderr);
         if !output.status.success() {
             return Err(format!(
                 "{shown} failed ({}):\n{}{}",
                 output.status,
                 String::from_utf8_lossy(&output.stderr),
-                if output.stdout.is_empty() {
+                if stdout.is_empty() {
                     String::new()
                 } else {
-                    format!("(stdout)\n{}", String::from_utf8_lossy(&output.stdout))
+                    format!("(stdout)\n{}", String::from_utf8_lossy(&stdout))
                 }
             ));
         }
