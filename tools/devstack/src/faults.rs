@@ -14,7 +14,9 @@
 //! | `slow` | forwarded, and the answer is held back `slow-ms` (default 1500) |
 //!
 //! SPEC is `off` or comma-separated `name=rate` pairs (rates 0..1, summing to at most 1), plus
-//! optional `seed=N`, `timeout-ms=N`, `slow-ms=N`; for example
+//! optional `seed=N`, `timeout-ms=N`, `slow-ms=N`, `only=Op1|Op2` (faults only for those
+//! operations, e.g. `only=PutItem|TransactWriteItems`) and `max=N` (inject at most N faults,
+//! then forward everything: `lost=1,only=PutItem,max=1` loses exactly one write's answer); for example
 //! `throttle=0.05,500=0.02,503=0.02,timeout=0.01,reset=0.02,lost=0.02,seed=7`.
 //!
 //! The proxy answers `GET /__faults` with the spec in force and the counts so far, and
@@ -66,6 +68,8 @@ pub struct FaultSpec {
     slow_ms: u64,
     #[serde(skip)]
     seed: Option<u64>,
+    only: Vec<String>,
+    max: Option<u64>,
 }
 
 impl FaultSpec {
@@ -77,6 +81,8 @@ impl FaultSpec {
             timeout_ms: 2500,
             slow_ms: 1500,
             seed: None,
+            only: Vec::new(),
+            max: None,
         };
         if text.is_empty() || text == "off" {
             return Ok(spec);
@@ -94,6 +100,15 @@ impl FaultSpec {
                 "seed" => spec.seed = Some(int()?),
                 "timeout-ms" => spec.timeout_ms = int()?,
                 "slow-ms" => spec.slow_ms = int()?,
+                "max" => spec.max = Some(int()?),
+                "only" => {
+                    spec.only = value
+                        .split('|')
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                }
                 _ => {
                     let fault = FAULTS
                         .iter()
@@ -125,8 +140,11 @@ impl FaultSpec {
         Ok(spec)
     }
 
-    fn draw(&self, rng: &mut StdRng) -> Option<Fault> {
-        if self.rates.is_empty() {
+    fn draw(&self, rng: &mut StdRng, op: &str, injected: u64) -> Option<Fault> {
+        if self.rates.is_empty()
+            || self.max.is_some_and(|m| injected >= m)
+            || (!self.only.is_empty() && !self.only.iter().any(|o| o == op))
+        {
             return None;
         }
         let x: f64 = rng.random();
@@ -143,6 +161,8 @@ impl FaultSpec {
 
 #[derive(Default, Serialize)]
 struct Counts {
+    /// Faults injected since the spec was last set (what `max` limits).
+    since_spec: u64,
     requests: u64,
     forwarded: u64,
     injected: BTreeMap<Fault, u64>,
@@ -351,9 +371,11 @@ async fn serve(
         let (fault, upstream, spec, name) = {
             let mut s = state.lock().unwrap();
             let st = &mut *s;
-            let fault = st.spec.draw(&mut st.rng);
+            let injected: u64 = st.counts.since_spec;
+            let fault = st.spec.draw(&mut st.rng, &op, injected);
             st.counts.requests += 1;
             if let Some(f) = fault {
+                st.counts.since_spec += 1;
                 *st.counts.injected.entry(f).or_default() += 1;
                 *st.counts
                     .by_operation
@@ -461,6 +483,7 @@ async fn control(
                 }
                 eprintln!("devstack: {} fault proxy: spec now `{}`", s.name, spec.text);
                 s.spec = spec;
+                s.counts.since_spec = 0;
             }
             Err(e) => {
                 let body = serde_json::to_vec(&serde_json::json!({"error": e})).unwrap();
@@ -502,9 +525,15 @@ mod tests {
         let s = FaultSpec::parse("throttle=0.25,reset=0.25").unwrap();
         let mut rng = StdRng::seed_from_u64(1);
         let n = 20_000;
-        let hits = (0..n).filter(|_| s.draw(&mut rng).is_some()).count();
+        let hits = (0..n)
+            .filter(|_| s.draw(&mut rng, "GetItem", 0).is_some())
+            .count();
         assert!((hits as f64 / n as f64 - 0.5).abs() < 0.02, "{hits}");
         let all = FaultSpec::parse("503=1").unwrap();
-        assert_eq!(all.draw(&mut rng), Some(Fault::E503));
+        assert_eq!(all.draw(&mut rng, "GetItem", 0), Some(Fault::E503));
+        let once = FaultSpec::parse("lost=1,only=PutItem|Query,max=1").unwrap();
+        assert_eq!(once.draw(&mut rng, "GetItem", 0), None);
+        assert_eq!(once.draw(&mut rng, "Query", 0), Some(Fault::Lost));
+        assert_eq!(once.draw(&mut rng, "PutItem", 1), None);
     }
 }
