@@ -5,6 +5,7 @@ pub mod http;
 pub mod jwt;
 pub mod partner;
 pub mod stack;
+pub mod workload;
 
 pub use http::{client, names_field, send, Resp};
 pub use partner::{

@@ -38,7 +38,11 @@ pub const ALL_SUBSCRIPTIONS: [&str; 3] = ["insurance", "tracking", "control_towe
 
 /// Runs `opsctl --stack-file <stack.json> ARGS...`; panics with its output unless it succeeds.
 pub async fn opsctl(args: &[&str]) -> String {
-    let stack = stack();
+    opsctl_on(stack(), args).await
+}
+
+/// [`opsctl`] against a given stack (a private one).
+pub async fn opsctl_on(stack: &crate::stack::Stack, args: &[&str]) -> String {
     let bin = stack.bin("opsctl");
     let out = tokio::process::Command::new(&bin)
         .arg("--stack-file")
@@ -70,16 +74,32 @@ pub async fn opsctl(args: &[&str]) -> String {
 
 /// Onboards a partner with `opsctl partner onboard --json`; returns the kit as JSON.
 pub async fn onboard_kit_json(name: &str, subscriptions: &[&str]) -> Value {
+    onboard_kit_json_with(stack(), name, subscriptions).await
+}
+
+/// A partner with every subscription, onboarded on a given stack (a private one).
+pub async fn onboard_kit_json_on(stack: &crate::stack::Stack, prefix: &str) -> Value {
+    onboard_kit_json_with(stack, &unique_name(prefix), &ALL_SUBSCRIPTIONS).await
+}
+
+async fn onboard_kit_json_with(
+    stack: &crate::stack::Stack,
+    name: &str,
+    subscriptions: &[&str],
+) -> Value {
     let subs = subscriptions.join(",");
-    let out = opsctl(&[
-        "partner",
-        "onboard",
-        "--name",
-        name,
-        "--subscriptions",
-        &subs,
-        "--json",
-    ])
+    let out = opsctl_on(
+        stack,
+        &[
+            "partner",
+            "onboard",
+            "--name",
+            name,
+            "--subscriptions",
+            &subs,
+            "--json",
+        ],
+    )
     .await;
     // The kit is one JSON object; tolerate log lines around it.
     serde_json::from_str(out.trim())
