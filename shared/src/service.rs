@@ -31,6 +31,18 @@ use crate::{signature, time_fmt};
 /// already-issued tokens keep working, and how long before a rotated `api_token_key` is the only
 /// one (documented in README "Operating"). One read per client per container per period.
 pub const ACCESS_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Environment variable overriding `ACCESS_CACHE_TTL` (whole seconds, 0 to 3600).
+pub const ACCESS_CACHE_TTL_ENV: &str = "ACCESS_CACHE_TTL_SECONDS";
+
+/// The access cache TTL in effect: `ACCESS_CACHE_TTL_SECONDS` if set and valid, else 10 s.
+pub fn access_cache_ttl() -> Duration {
+    std::env::var(ACCESS_CACHE_TTL_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s <= 3600)
+        .map(Duration::from_secs)
+        .unwrap_or(ACCESS_CACHE_TTL)
+}
 /// A signature that does not match re-reads the partner when the cached copy is older than this
 /// (so a partner that switches to a just-rotated key is not refused while caches catch up).
 pub const SIGNATURE_RELOAD_MIN_AGE: Duration = Duration::from_secs(1);
@@ -66,7 +78,7 @@ impl App {
         App {
             store,
             links,
-            callers: TtlCache::new(ACCESS_CACHE_TTL),
+            callers: TtlCache::new(access_cache_ttl()),
             products: TtlCache::new(PRODUCT_CACHE_TTL),
         }
     }
