@@ -6,6 +6,7 @@ mod cancel;
 mod control_tower;
 mod gateway;
 mod kit;
+mod ops;
 mod submit;
 mod token;
 mod tracking;
