@@ -232,8 +232,18 @@ pub async fn issue(
         .map(|c| c.secret_hash.as_str())
         .unwrap_or("sha256:0000000000000000000000000000000000000000000000000000000000000000");
     let secret_ok = secret_matches(&creds.client_secret, stored_hash);
+    // Inside a rotation's grace period the previous secret works too (same cost either way).
+    let previous_hash = client
+        .as_ref()
+        .and_then(|c| c.previous_secret_hash.as_deref())
+        .unwrap_or("sha256:-");
+    let previous_ok = secret_matches(&creds.client_secret, previous_hash)
+        && client.as_ref().is_some_and(|c| {
+            crate::store::still_valid(c.previous_secret_until.as_deref(), crate::time_fmt::now())
+        });
     let client = match client {
-        Some(c) if secret_ok && c.status == "active" => c,
+        // A suspended partner's clients are `suspended`, a revoked client `revoked`: no token.
+        Some(c) if (secret_ok || previous_ok) && c.status == crate::store::CLIENT_ACTIVE => c,
         _ => return Err(OAuthError::InvalidClient { basic: creds.basic }),
     };
     let subscriptions = Scopes::parse(&client.subscriptions.join(" ")).map_err(|w| {
