@@ -139,7 +139,23 @@ impl Stack {
         let workspace = workspace_root();
         let target = target_dir(&workspace);
         let bin_dir = target.join("debug");
-        match launch(workspace, target, bin_dir, extra_args) {
+        // One start-up at a time: several stacks booting their JVMs and emulators together on a
+        // 2-core machine miss DynamoDB Local's start-up deadline. The stacks still run side by side.
+        static STARTING: Mutex<()> = Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        // An emulator that misses its start-up deadline on a loaded machine gets one more try.
+        let first = launch(workspace.clone(), target.clone(), bin_dir.clone(), extra_args);
+        let result = match first {
+            Err(why) if why.contains("did not answer") => {
+                eprintln!(
+                    "private stack did not start, trying once more: {}",
+                    why.lines().next().unwrap_or("")
+                );
+                launch(workspace, target, bin_dir, extra_args)
+            }
+            other => other,
+        };
+        match result {
             Ok(stack) => Some(stack),
             Err(why) => panic!("{why}"),
         }
