@@ -327,6 +327,30 @@ fn templated(body: &Value) -> Value {
     body
 }
 
+/// A JSON object pretty-printed with the schema's required fields first, in the order the
+/// schema lists them (the source document's order), then the others by name.
+fn pretty_in_order(value: &Value, required: &Value) -> String {
+    let Some(o) = value.as_object() else {
+        return serde_json::to_string_pretty(value).expect("JSON");
+    };
+    let mut keys: Vec<&String> = required
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|k| o.get_key_value(k).map(|(k, _)| k))
+        .collect();
+    keys.extend(o.keys().filter(|k| !keys.contains(k)).collect::<Vec<_>>());
+    let fields: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let v = serde_json::to_string_pretty(&o[k.as_str()]).expect("JSON");
+            format!("  {}: {}", json!(k), v.replace('\n', "\n  "))
+        })
+        .collect();
+    format!("{{\n{}\n}}", fields.join(",\n"))
+}
+
 fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     let name = op["summary"].as_str().unwrap_or(path).to_string();
     let is_token = path == "/oauth/token";
@@ -402,9 +426,10 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
         if let Some(media) = content.get("application/json") {
             let example = first_example(doc, media).cloned().unwrap_or(json!({}));
             request["header"] = json!([{"key": "Content-Type", "value": "application/json"}]);
+            let schema = deref(doc, &media["schema"]);
             request["body"] = json!({
                 "mode": "raw",
-                "raw": serde_json::to_string_pretty(&templated(&example)).expect("JSON"),
+                "raw": pretty_in_order(&templated(&example), &schema["required"]),
                 "options": {"raw": {"language": "json"}},
             });
         } else if let Some(media) = content.get("application/x-www-form-urlencoded") {
