@@ -131,15 +131,15 @@ impl Stack {
         Stack::start_private_with(&[])
     }
 
-    /// A private stack started with extra `devstack up` arguments (e.g. `--dynamodb-faults off`).
-    pub fn start_private_with(extra_args: &[&str]) -> Option<Stack> {
+    /// `start_private` with more `devstack up` arguments (e.g. `--stage-throttle 1,2`).
+    pub fn start_private_with(devstack_args: &[&str]) -> Option<Stack> {
         if std::env::var_os("PARTNER_API_BASE_URL").is_some() {
             return None;
         }
         let workspace = workspace_root();
         let target = target_dir(&workspace);
         let bin_dir = target.join("debug");
-        match launch(workspace, target, bin_dir, extra_args) {
+        match launch(workspace, target, bin_dir, devstack_args) {
             Ok(stack) => Some(stack),
             Err(why) => panic!("{why}"),
         }
@@ -157,7 +157,7 @@ fn launch(
     workspace: PathBuf,
     target: PathBuf,
     bin_dir: PathBuf,
-    extra_args: &[&str],
+    devstack_args: &[&str],
 ) -> Result<Stack, String> {
     let devstack = bin_dir.join("devstack");
     if !devstack.exists() {
@@ -189,7 +189,7 @@ fn launch(
         .args(["up", "--port", "0", "--state-dir"])
         .arg(&state_dir)
         .arg("--exit-on-stdin-close")
-        .args(extra_args)
+        .args(devstack_args)
         .current_dir(&workspace)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -56,13 +56,13 @@ enum Command {
         /// Also copy function output and every request line to stderr
         #[arg(long, short)]
         verbose: bool,
+        /// Concurrent execution environments per function
+        #[arg(long, default_value_t = 8)]
+        max_concurrency: usize,
         /// Stage throttling as API Gateway does it: RATE requests per second, BURST at once;
         /// over it the template's THROTTLED response (429). Off by default
         #[arg(long, value_name = "RATE,BURST")]
         stage_throttle: Option<throttle::Limits>,
-        /// Concurrent execution environments per function
-        #[arg(long, default_value_t = 8)]
-        max_concurrency: usize,
     },
     /// Print the routes the gateway would serve, as JSON
     Routes {
@@ -121,8 +121,8 @@ async fn up(cmd: Command) -> Result<(), String> {
         tools_dir,
         exit_on_stdin_close,
         verbose,
-        stage_throttle,
         max_concurrency,
+        stage_throttle,
     } = cmd
     else {
         unreachable!("called for up only")
@@ -143,8 +143,8 @@ async fn up(cmd: Command) -> Result<(), String> {
         tools_dir: default_path(tools_dir, "target/tools")?,
         exit_on_stdin_close,
         verbose,
-        stage_throttle,
         max_concurrency,
+        stage_throttle,
     })
     .await
 }

@@ -48,9 +48,9 @@ pub struct UpOptions {
     pub tools_dir: PathBuf,
     pub exit_on_stdin_close: bool,
     pub verbose: bool,
+    pub max_concurrency: usize,
     /// Stage throttling (`--stage-throttle`); `None`: not throttled.
     pub stage_throttle: Option<crate::throttle::Limits>,
-    pub max_concurrency: usize,
 }
 
 /// `<state-dir>/stack.json`, what `opsctl --stack-file` (and the tests) read.
