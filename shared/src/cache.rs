@@ -27,6 +27,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
             .map(|(_, v)| v.clone())
     }
 
+    /// How long ago the entry for `k` was stored, if there is one.
+    pub fn age(&self, k: &K) -> Option<Duration> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(k).map(|(at, _)| at.elapsed())
+    }
+
     pub fn put(&self, k: K, v: V) {
         let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {

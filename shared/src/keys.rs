@@ -1,8 +1,10 @@
 //! Key material kept in Secrets Manager: the JWT signing keys and the link key.
 //!
 //! Signing keys secret (JSON): `{"keys":[{"kid","alg":"EdDSA","private_key","public_key","created_at"}]}`;
-//! `keys[0]` signs new tokens, every listed key verifies (so tokens signed by the previous key
-//! stay valid through a rotation). `private_key` is base64 PKCS#8 DER, `public_key` base64 of the
+//! Newest first; the first key whose `activates_at` (optional) has passed signs new tokens, every
+//! listed key verifies. A rotation (`opsctl keys rotate`) puts a new key in front that activates
+//! `SIGNING_KEY_ACTIVATION_DELAY` later, so every authorizer can know it before the first token
+//! it signs arrives, and keeps each earlier key until the last token it signed has expired. `private_key` is base64 PKCS#8 DER, `public_key` base64 of the
 //! raw 32-byte Ed25519 key.
 //!
 //! Link key secret (JSON): `{"key":"<base64 of 32 random bytes>"}`; HMAC key for certificate links
@@ -14,8 +16,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-/// Keys kept in the signing secret after a rotation: the new one and the previous one.
-pub const KEEP_SIGNING_KEYS: usize = 2;
+/// How long after a rotation the new key starts signing: longer than the authorizer's
+/// unknown-`kid` reload interval (`secrets::UNKNOWN_KID_RELOAD_INTERVAL`), so no authorizer
+/// refuses a token of the new key.
+pub const SIGNING_KEY_ACTIVATION_DELAY_SECONDS: i64 = 15;
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct SigningKeyRecord {
@@ -24,6 +28,9 @@ pub struct SigningKeyRecord {
     pub private_key: String,
     pub public_key: String,
     pub created_at: String,
+    /// When the key starts signing (`time_fmt::format`); absent: as soon as it is in front.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activates_at: Option<String>,
 }
 
 impl std::fmt::Debug for SigningKeyRecord {
@@ -56,7 +63,18 @@ impl SigningKeyRecord {
             private_key: B64.encode(pkcs8.as_ref()),
             public_key: B64.encode(pair.public_key().as_ref()),
             created_at: crate::time_fmt::format(now),
+            activates_at: None,
         }
+    }
+
+    /// When this key starts (or started) signing, in Unix seconds.
+    pub fn activation(&self) -> i64 {
+        self.activates_at
+            .as_deref()
+            .or(Some(self.created_at.as_str()))
+            .and_then(crate::time_fmt::parse)
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(i64::MIN)
     }
 
     pub fn private_der(&self) -> Result<Vec<u8>, String> {
@@ -71,11 +89,45 @@ impl SigningKeyRecord {
 }
 
 impl SigningKeySet {
-    /// Put a new key in front (it signs from now on) and keep the previous one for verification.
+    /// Put a new key in front that signs from now on (first key of a new secret).
     pub fn rotate(&mut self) -> &SigningKeyRecord {
         self.keys.insert(0, SigningKeyRecord::generate());
-        self.keys.truncate(KEEP_SIGNING_KEYS);
         &self.keys[0]
+    }
+
+    /// A rotation: a new key in front that starts signing `delay_seconds` from `now`; keys whose
+    /// tokens have all expired are dropped (see `prune`).
+    pub fn rotate_at(&mut self, now: i64, delay_seconds: i64) -> &SigningKeyRecord {
+        let mut key = SigningKeyRecord::generate();
+        let at = time::OffsetDateTime::from_unix_timestamp(now + delay_seconds)
+            .unwrap_or_else(|_| crate::time_fmt::now());
+        key.activates_at = Some(crate::time_fmt::format(at));
+        self.keys.insert(0, key);
+        self.prune(now);
+        &self.keys[0]
+    }
+
+    /// Drop keys no valid token can name: a key stops signing when the key before it activates,
+    /// and its last token expires `TOKEN_LIFETIME_SECONDS` (+ leeway) after that.
+    pub fn prune(&mut self, now: i64) {
+        let keep_for = crate::jwt::TOKEN_LIFETIME_SECONDS + crate::jwt::LEEWAY_SECONDS as i64;
+        let mut kept = 1.min(self.keys.len());
+        for i in 1..self.keys.len() {
+            let retired_at = self.keys[i - 1].activation();
+            if retired_at.saturating_add(keep_for) < now {
+                break;
+            }
+            kept = i + 1;
+        }
+        self.keys.truncate(kept);
+    }
+
+    /// The key that signs at `now`: the newest one already active.
+    pub fn signing_key(&self, now: i64) -> Option<&SigningKeyRecord> {
+        self.keys
+            .iter()
+            .find(|k| k.activation() <= now)
+            .or(self.keys.last())
     }
 
     pub fn current(&self) -> Option<&SigningKeyRecord> {
@@ -114,14 +166,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rotation_keeps_current_and_previous() {
+    fn rotation_activates_later_and_keeps_keys_until_their_tokens_expire() {
         let mut set = SigningKeySet::default();
-        let first = set.rotate().kid.clone();
-        let second = set.rotate().kid.clone();
         set.rotate();
+        let first = set.keys[0].kid.clone();
+        let now = crate::time_fmt::now().unix_timestamp();
+        let second = set.rotate_at(now, 15).kid.clone();
+        // The first key signs until the second activates.
+        assert_eq!(set.signing_key(now).unwrap().kid, first);
+        assert_eq!(set.signing_key(now + 16).unwrap().kid, second);
+        // A second rotation within the hour keeps all three: the first key's tokens are valid.
+        let third = set.rotate_at(now + 60, 15).kid.clone();
+        assert_eq!(set.keys.len(), 3);
+        assert_eq!(set.keys[0].kid, third);
+        // Once the first key's last token has expired, it is dropped.
+        set.prune(now + 15 + 3600 + 31);
         assert_eq!(set.keys.len(), 2);
-        assert_eq!(set.keys[1].kid, second);
         assert!(set.keys.iter().all(|k| k.kid != first));
+        // Round trip through JSON keeps the activation time.
+        let text = serde_json::to_string(&set).unwrap();
+        let back: SigningKeySet = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.signing_key(now + 100).unwrap().kid, third);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::auth::{Principal, Scope};
 use crate::config::{sdk_config, Config};
 use crate::error::ApiError;
 use crate::http::{self, RequestMeta};
+use crate::metrics::{CountRoundTrips, Service};
 use crate::secrets::{LinkKeys, SigningKeys};
 use crate::service::{App, Reply};
 use crate::store::Store;
@@ -30,12 +31,16 @@ impl Runtime {
             store: Store::new(
                 aws_sdk_dynamodb::Client::from_conf(
                     aws_sdk_dynamodb::config::Builder::from(&sdk)
-                        .interceptor(crate::metrics::CountRoundTrips)
+                        .interceptor(CountRoundTrips(Service::DynamoDb))
                         .build(),
                 ),
                 config.table_name.clone(),
             ),
-            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(&sdk)
+                    .interceptor(CountRoundTrips(Service::SecretsManager))
+                    .build(),
+            ),
             config,
         })
     }

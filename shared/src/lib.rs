@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod authorizer;
 pub mod cache;
+pub mod certificate;
 pub mod config;
 pub mod domain;
 pub mod error;

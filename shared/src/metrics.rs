@@ -1,20 +1,105 @@
-//! Counting DynamoDB round trips (every HTTP attempt, retries included) with an SDK interceptor.
-//! A Lambda process handles one event at a time, so a process-wide counter reset at the start of
-//! each request counts exactly that request's round trips; the request log line reports it.
+//! Counting AWS round trips (every HTTP attempt, retries included) and DynamoDB consumed capacity
+//! with SDK interceptors. A Lambda process handles one event at a time, so process-wide counters
+//! reset at the start of each request count exactly that request's work; the request log line
+//! reports them (`dynamodb_round_trips`, `dynamodb_read_units`, `dynamodb_write_units`,
+//! `secretsmanager_round_trips`), and `scripts/bench` reads them from there.
+//!
+//! Consumed capacity is what DynamoDB itself reports (`ReturnConsumedCapacity=TOTAL`, which the
+//! interceptor sets on every data-plane call: free, and a few bytes in the response), so the logs
+//! show the request units that are billed, not an estimate. A write whose condition fails reports
+//! no capacity through the SDK (DynamoDB still bills it), so such requests under-count.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
+    BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 
 static DYNAMODB_ROUND_TRIPS: AtomicU32 = AtomicU32::new(0);
+static SECRETSMANAGER_ROUND_TRIPS: AtomicU32 = AtomicU32::new(0);
+/// Capacity units in thousandths (DynamoDB reports multiples of 0.5).
+static READ_MILLIUNITS: AtomicU64 = AtomicU64::new(0);
+static WRITE_MILLIUNITS: AtomicU64 = AtomicU64::new(0);
 
+/// Which service a client talks to (the interceptor trait is the same for every SDK crate).
+#[derive(Debug, Clone, Copy)]
+pub enum Service {
+    DynamoDb,
+    SecretsManager,
+}
+
+/// Counts every HTTP attempt of the client it is installed on; on a DynamoDB client it also asks
+/// for, and adds up, the consumed capacity.
 #[derive(Debug)]
-pub struct CountRoundTrips;
+pub struct CountRoundTrips(pub Service);
+
+/// Set `ReturnConsumedCapacity=TOTAL` on the operations that take it (when the caller did not).
+macro_rules! ask_capacity {
+    ($input:expr, $($op:ident :: $ty:ident),+) => {
+        $(
+            if let Some(i) = $input.downcast_mut::<aws_sdk_dynamodb::operation::$op::$ty>() {
+                i.return_consumed_capacity.get_or_insert(ReturnConsumedCapacity::Total);
+            } else
+        )+
+        {}
+    };
+}
+
+/// Add up the capacity an operation's output reports (reads or writes).
+macro_rules! take_capacity {
+    ($output:expr, $($op:ident :: $ty:ident => $write:expr, $many:tt),+) => {
+        $(
+            if let Some(o) = $output.downcast_ref::<aws_sdk_dynamodb::operation::$op::$ty>() {
+                take_capacity!(@add o, $write, $many);
+            } else
+        )+
+        {}
+    };
+    (@add $o:ident, $write:expr, one) => { add_capacity($o.consumed_capacity.iter(), $write) };
+    (@add $o:ident, $write:expr, many) => { add_capacity($o.consumed_capacity.iter().flatten(), $write) };
+}
+
+fn add_capacity<'a>(caps: impl Iterator<Item = &'a ConsumedCapacity>, write: bool) {
+    let units: f64 = caps.filter_map(|c| c.capacity_units).sum();
+    let milli = (units * 1000.0).round() as u64;
+    if write {
+        WRITE_MILLIUNITS.fetch_add(milli, Ordering::Relaxed);
+    } else {
+        READ_MILLIUNITS.fetch_add(milli, Ordering::Relaxed);
+    }
+}
 
 impl Intercept for CountRoundTrips {
     fn name(&self) -> &'static str {
         "CountRoundTrips"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let Service::DynamoDb = self.0 {
+            let input = context.input_mut();
+            ask_capacity!(
+                input,
+                get_item::GetItemInput,
+                put_item::PutItemInput,
+                update_item::UpdateItemInput,
+                delete_item::DeleteItemInput,
+                query::QueryInput,
+                scan::ScanInput,
+                transact_write_items::TransactWriteItemsInput,
+                transact_get_items::TransactGetItemsInput,
+                batch_get_item::BatchGetItemInput,
+                batch_write_item::BatchWriteItemInput
+            );
+        }
+        Ok(())
     }
 
     fn read_before_transmit(
@@ -23,7 +108,34 @@ impl Intercept for CountRoundTrips {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        DYNAMODB_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+        match self.0 {
+            Service::DynamoDb => DYNAMODB_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed),
+            Service::SecretsManager => SECRETSMANAGER_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed),
+        };
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let (Service::DynamoDb, Ok(output)) = (self.0, context.output_or_error()) {
+            take_capacity!(
+                output,
+                get_item::GetItemOutput => false, one,
+                query::QueryOutput => false, one,
+                scan::ScanOutput => false, one,
+                transact_get_items::TransactGetItemsOutput => false, many,
+                batch_get_item::BatchGetItemOutput => false, many,
+                put_item::PutItemOutput => true, one,
+                update_item::UpdateItemOutput => true, one,
+                delete_item::DeleteItemOutput => true, one,
+                transact_write_items::TransactWriteItemsOutput => true, many,
+                batch_write_item::BatchWriteItemOutput => true, many
+            );
+        }
         Ok(())
     }
 }
@@ -31,9 +143,27 @@ impl Intercept for CountRoundTrips {
 /// Start counting a new request.
 pub fn reset() {
     DYNAMODB_ROUND_TRIPS.store(0, Ordering::Relaxed);
+    SECRETSMANAGER_ROUND_TRIPS.store(0, Ordering::Relaxed);
+    READ_MILLIUNITS.store(0, Ordering::Relaxed);
+    WRITE_MILLIUNITS.store(0, Ordering::Relaxed);
 }
 
-/// Round trips since the last `reset`.
+/// DynamoDB round trips since the last `reset`.
 pub fn dynamodb_round_trips() -> u32 {
     DYNAMODB_ROUND_TRIPS.load(Ordering::Relaxed)
+}
+
+/// Secrets Manager round trips since the last `reset`.
+pub fn secretsmanager_round_trips() -> u32 {
+    SECRETSMANAGER_ROUND_TRIPS.load(Ordering::Relaxed)
+}
+
+/// DynamoDB read capacity units (on demand: read request units) since the last `reset`.
+pub fn dynamodb_read_units() -> f64 {
+    READ_MILLIUNITS.load(Ordering::Relaxed) as f64 / 1000.0
+}
+
+/// DynamoDB write capacity units (on demand: write request units) since the last `reset`.
+pub fn dynamodb_write_units() -> f64 {
+    WRITE_MILLIUNITS.load(Ordering::Relaxed) as f64 / 1000.0
 }

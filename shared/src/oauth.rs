@@ -232,8 +232,18 @@ pub async fn issue(
         .map(|c| c.secret_hash.as_str())
         .unwrap_or("sha256:0000000000000000000000000000000000000000000000000000000000000000");
     let secret_ok = secret_matches(&creds.client_secret, stored_hash);
+    // Inside a rotation's grace period the previous secret works too (same cost either way).
+    let previous_hash = client
+        .as_ref()
+        .and_then(|c| c.previous_secret_hash.as_deref())
+        .unwrap_or("sha256:-");
+    let previous_ok = secret_matches(&creds.client_secret, previous_hash)
+        && client.as_ref().is_some_and(|c| {
+            crate::store::still_valid(c.previous_secret_until.as_deref(), crate::time_fmt::now())
+        });
     let client = match client {
-        Some(c) if secret_ok && c.status == "active" => c,
+        // A suspended partner's clients are `suspended`, a revoked client `revoked`: no token.
+        Some(c) if (secret_ok || previous_ok) && c.status == crate::store::CLIENT_ACTIVE => c,
         _ => return Err(OAuthError::InvalidClient { basic: creds.basic }),
     };
     let subscriptions = Scopes::parse(&client.subscriptions.join(" ")).map_err(|w| {
@@ -279,17 +289,21 @@ pub fn respond(
     meta: &crate::http::RequestMeta,
     result: Result<(Value, String), OAuthError>,
 ) -> lambda_http::Response<lambda_http::Body> {
+    let latency_ms = meta.elapsed_ms();
     let dynamodb_round_trips = crate::metrics::dynamodb_round_trips();
+    let dynamodb_read_units = crate::metrics::dynamodb_read_units();
+    let dynamodb_write_units = crate::metrics::dynamodb_write_units();
+    let secretsmanager_round_trips = crate::metrics::secretsmanager_round_trips();
     let (status, body) = match &result {
         Ok((body, partner_id)) => {
-            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id = %partner_id, status = 200, dynamodb_round_trips, "token issued");
+            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id = %partner_id, status = 200, latency_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token issued");
             (200, body.clone())
         }
         Err(e) => {
             if e.status() >= 500 {
-                tracing::error!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), detail = %e.log_detail(), dynamodb_round_trips, "token request failed");
+                tracing::error!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), detail = %e.log_detail(), latency_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token request failed");
             } else {
-                tracing::info!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), error = %e.log_detail(), dynamodb_round_trips, "token request rejected");
+                tracing::info!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), error = %e.log_detail(), latency_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token request rejected");
             }
             (e.status(), e.body())
         }

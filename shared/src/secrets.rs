@@ -38,8 +38,10 @@ pub async fn read_json<T: DeserializeOwned>(
     })
 }
 
-/// How long the token function signs with a key before re-reading the secret (picks up a rotation).
-pub const SIGNER_TTL: Duration = Duration::from_secs(300);
+/// How long the token function keeps the signing keys before re-reading the secret: a rotation
+/// reaches it within this time (the new key signs from its activation time, or from the next
+/// re-read if that is later).
+pub const SIGNER_TTL: Duration = Duration::from_secs(60);
 /// How long verification keys are kept at most (a removed key stops verifying within this time).
 pub const VERIFIER_TTL: Duration = Duration::from_secs(3600);
 /// An unknown `kid` re-reads the keys at most this often.
@@ -50,7 +52,7 @@ pub struct SigningKeys {
     client: Client,
     secret_id: String,
     environment: String,
-    signer: Lazy<Signer>,
+    signer: Lazy<Vec<(i64, Arc<Signer>)>>,
     verifier: Lazy<Verifier>,
 }
 
@@ -69,18 +71,31 @@ impl SigningKeys {
         read_json::<SigningKeySet>(&self.client, &self.secret_id).await
     }
 
+    /// The signer of the key active now (a rotated-in key starts signing at its activation time).
     pub async fn signer(&self) -> Result<Arc<Signer>, ApiError> {
-        self.signer
+        let signers = self
+            .signer
             .get(|| async {
                 let set = self.read().await?;
-                let current = set.current().ok_or_else(|| {
-                    ApiError::Internal(
+                if set.keys.is_empty() {
+                    return Err(ApiError::Internal(
                         "the signing key secret holds no key; run `opsctl keys init`".into(),
-                    )
-                })?;
-                Signer::new(current).map_err(ApiError::Internal)
+                    ));
+                }
+                set.keys
+                    .iter()
+                    .map(|k| Ok((k.activation(), Arc::new(Signer::new(k)?))))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(ApiError::Internal)
             })
-            .await
+            .await?;
+        let now = crate::time_fmt::now().unix_timestamp();
+        signers
+            .iter()
+            .find(|(at, _)| *at <= now)
+            .or(signers.last())
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| ApiError::Internal("no signing key".into()))
     }
 
     async fn verifier(&self) -> Result<Arc<Verifier>, ApiError> {

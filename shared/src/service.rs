@@ -1,6 +1,7 @@
 //! The partner API's use cases. Handlers parse the request, call one of these, and answer.
 //!
-//! DynamoDB round trips per call (warm container, partner and product cached):
+//! DynamoDB round trips per call (warm container, caller and product cached; the caller's
+//! partner and client are read in one BatchGetItem at most once per `ACCESS_CACHE_TTL`):
 //! submit 1 write (a retry: the same failed write returns the existing item);
 //! tracking 1 read + 1 write; cancel 1 read + 1 write; get delivery 1 query;
 //! get policy 2 queries (index, then the delivery); list 1 query.
@@ -20,23 +21,52 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::secrets::LinkKeys;
 use crate::store::{
-    DeliveryRecord, Inserted, ListQuery, PartnerRecord, PolicyRecord, Store, StoreError,
+    ClientRecord, DeliveryRecord, Inserted, ListQuery, PartnerRecord, PolicyRecord, Store,
+    StoreError, CLIENT_ACTIVE, CLIENT_REVOKED, PARTNER_ACTIVE,
 };
 use crate::{signature, time_fmt};
 
-/// How long partner records (signature keys) and products stay cached in a warm container.
-/// A key rotation or product change reaches every container within this time.
-pub const RECORD_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a warm container trusts what it read of a caller's partner and client (status,
+/// signature keys). This bounds how long a revoked client's or a suspended partner's
+/// already-issued tokens keep working, and how long before a rotated `api_token_key` is the only
+/// one (documented in README "Operating"). One read per client per container per period.
+pub const ACCESS_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Environment variable overriding `ACCESS_CACHE_TTL` (whole seconds, 0 to 3600).
+pub const ACCESS_CACHE_TTL_ENV: &str = "ACCESS_CACHE_TTL_SECONDS";
+
+/// The access cache TTL in effect: `ACCESS_CACHE_TTL_SECONDS` if set and valid, else 10 s.
+pub fn access_cache_ttl() -> Duration {
+    std::env::var(ACCESS_CACHE_TTL_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s <= 3600)
+        .map(Duration::from_secs)
+        .unwrap_or(ACCESS_CACHE_TTL)
+}
+/// A signature that does not match re-reads the partner when the cached copy is older than this
+/// (so a partner that switches to a just-rotated key is not refused while caches catch up).
+pub const SIGNATURE_RELOAD_MIN_AGE: Duration = Duration::from_secs(1);
+/// How long products stay cached in a warm container: a product change reaches every container
+/// within this time (existing policies keep the terms they were sold under, whatever happens).
+pub const PRODUCT_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Kept for callers of the former name: the product cache's time to live.
+pub const RECORD_CACHE_TTL: Duration = PRODUCT_CACHE_TTL;
 /// Attempts of a read-decide-write cycle that lost a race before answering 503.
 const CONFLICT_ATTEMPTS: usize = 5;
 
 pub const DEFAULT_LIST_LIMIT: i32 = 50;
 pub const MAX_LIST_LIMIT: i32 = 100;
 
+/// What the API knows of a caller beyond its token: its partner and client as stored.
+pub struct Caller {
+    pub partner: PartnerRecord,
+    pub client: ClientRecord,
+}
+
 pub struct App {
     pub store: Store,
     pub links: LinkKeys,
-    partners: TtlCache<String, Arc<PartnerRecord>>,
+    callers: TtlCache<String, Arc<Caller>>,
     products: TtlCache<String, Arc<Product>>,
 }
 
@@ -48,30 +78,93 @@ impl App {
         App {
             store,
             links,
-            partners: TtlCache::new(RECORD_CACHE_TTL),
-            products: TtlCache::new(RECORD_CACHE_TTL),
+            callers: TtlCache::new(access_cache_ttl()),
+            products: TtlCache::new(PRODUCT_CACHE_TTL),
         }
     }
 
-    async fn partner(&self, p: &Principal) -> Result<Arc<PartnerRecord>, ApiError> {
-        let rec = self
-            .partners
-            .get_or_load(&p.partner_id, || async {
-                self.store
-                    .partner(&p.partner_id)
-                    .await?
-                    .map(Arc::new)
-                    .ok_or_else(|| {
-                        ApiError::InvalidToken("The partner of this token does not exist.".into())
-                    })
-            })
+    async fn load_caller(&self, p: &Principal) -> Result<Arc<Caller>, ApiError> {
+        let (partner, client) = self
+            .store
+            .partner_and_client(&p.partner_id, &p.client_id)
             .await?;
-        if rec.status != "active" {
+        match (partner, client) {
+            (Some(partner), Some(client)) if client.partner_id == partner.partner_id => {
+                Ok(Arc::new(Caller { partner, client }))
+            }
+            _ => Err(ApiError::InvalidToken(
+                "The client of this token does not exist.".into(),
+            )),
+        }
+    }
+
+    /// The caller's partner and client, checked: a suspended partner or a revoked client is
+    /// refused (401 `invalid_token`) within `ACCESS_CACHE_TTL` of the operator's command.
+    async fn caller(&self, p: &Principal) -> Result<Arc<Caller>, ApiError> {
+        let caller = self
+            .callers
+            .get_or_load(&p.client_id, || self.load_caller(p))
+            .await?;
+        Self::admit(p, &caller)?;
+        Ok(caller)
+    }
+
+    fn admit(p: &Principal, caller: &Caller) -> Result<(), ApiError> {
+        if caller.partner.partner_id != p.partner_id {
             return Err(ApiError::InvalidToken(
-                "The partner of this token is not active.".into(),
+                "The client of this token does not exist.".into(),
             ));
         }
-        Ok(rec)
+        if caller.partner.status != PARTNER_ACTIVE {
+            return Err(ApiError::InvalidToken(
+                "The partner of this token is suspended; contact the operator.".into(),
+            ));
+        }
+        match caller.client.status.as_str() {
+            CLIENT_ACTIVE => Ok(()),
+            CLIENT_REVOKED => Err(ApiError::InvalidToken(
+                "The client of this token is revoked.".into(),
+            )),
+            _ => Err(ApiError::InvalidToken(
+                "The client of this token is not active.".into(),
+            )),
+        }
+    }
+
+    /// Check a request signature against the partner's keys (two during a rotation's overlap).
+    /// A mismatch re-reads the partner once if the cached copy is not brand new.
+    async fn check_signature(
+        &self,
+        p: &Principal,
+        caller: &Arc<Caller>,
+        tracking_number: &str,
+        premium: u64,
+        given: &str,
+    ) -> Result<(), ApiError> {
+        let ok = |c: &Caller| {
+            signature::verify(
+                c.partner.signature_keys(time_fmt::now()),
+                tracking_number,
+                premium,
+                given,
+            )
+        };
+        if ok(caller) {
+            return Ok(());
+        }
+        if self
+            .callers
+            .age(&p.client_id)
+            .is_some_and(|age| age >= SIGNATURE_RELOAD_MIN_AGE)
+        {
+            let fresh = self.load_caller(p).await?;
+            self.callers.put(p.client_id.clone(), fresh.clone());
+            Self::admit(p, &fresh)?;
+            if ok(&fresh) {
+                return Ok(());
+            }
+        }
+        Err(ApiError::InvalidSignature)
     }
 
     async fn product(&self, code: &str) -> Result<Arc<Product>, ApiError> {
@@ -84,24 +177,6 @@ impl App {
                     .ok_or_else(|| ApiError::UnknownProduct(code.to_string()))
             })
             .await
-    }
-
-    fn check_signature(
-        partner: &PartnerRecord,
-        tracking_number: &str,
-        premium: u64,
-        given: &str,
-    ) -> Result<(), ApiError> {
-        if signature::verify(
-            [partner.api_token_key.as_str()],
-            tracking_number,
-            premium,
-            given,
-        ) {
-            Ok(())
-        } else {
-            Err(ApiError::InvalidSignature)
-        }
     }
 
     async fn certificate_url(
@@ -126,13 +201,15 @@ impl App {
     ) -> Result<Reply, ApiError> {
         p.require(Scope::Insurance)?;
         let (submission, sig) = Submission::parse(body)?;
-        let partner = self.partner(p).await?;
-        Self::check_signature(
-            &partner,
+        let caller = self.caller(p).await?;
+        self.check_signature(
+            p,
+            &caller,
             submission.tracking_number.as_str(),
             submission.premium_amount,
             &sig,
-        )?;
+        )
+        .await?;
         let fingerprint = submission.fingerprint();
         let checked = match self.product(submission.product_code.as_str()).await {
             Ok(product) => product
@@ -232,11 +309,18 @@ impl App {
     pub async fn track(&self, p: &Principal, body: &Map<String, Value>) -> Result<Reply, ApiError> {
         p.require(Scope::Tracking)?;
         let req = TrackingRequest::parse(body)?;
-        let partner = self.partner(p).await?;
+        let caller = self.caller(p).await?;
         let tn = req.tracking_number.as_str();
         for _ in 0..CONFLICT_ATTEMPTS {
             let current = self.delivery_for(p, tn).await?;
-            Self::check_signature(&partner, tn, current.policy.premium_amount, &req.signature)?;
+            self.check_signature(
+                p,
+                &caller,
+                tn,
+                current.policy.premium_amount,
+                &req.signature,
+            )
+            .await?;
             if current.policy.policy_status == PolicyStatus::Cancelled {
                 return Err(ApiError::PolicyCancelled);
             }
@@ -278,7 +362,7 @@ impl App {
     ) -> Result<Reply, ApiError> {
         p.require(Scope::Insurance)?;
         let req = CancelRequest::parse(body)?;
-        let partner = self.partner(p).await?;
+        let caller = self.caller(p).await?;
         let tn = req.tracking_number.as_str();
         for _ in 0..CONFLICT_ATTEMPTS {
             let current = self.delivery_for(p, tn).await?;
@@ -288,7 +372,14 @@ impl App {
                     req.policy_id
                 )));
             }
-            Self::check_signature(&partner, tn, current.policy.premium_amount, &req.signature)?;
+            self.check_signature(
+                p,
+                &caller,
+                tn,
+                current.policy.premium_amount,
+                &req.signature,
+            )
+            .await?;
             if let Some(first) = &current.policy.cancellation {
                 return Ok(cancel_reply(
                     &current,
@@ -329,6 +420,7 @@ impl App {
         p.require(Scope::ControlTower)?;
         // A malformed tracking number cannot exist: 404 without a storage round trip.
         TrackingNumber::parse(tracking_number).map_err(|_| not_found_tracking(tracking_number))?;
+        self.caller(p).await?;
         let (rec, history) = self
             .store
             .delivery_with_history(&p.partner_id, tracking_number)
@@ -357,6 +449,7 @@ impl App {
         if !plausible {
             return Err(not_found());
         }
+        self.caller(p).await?;
         let pk = self
             .store
             .policy_delivery_pk(&p.partner_id, policy_id)
@@ -386,6 +479,7 @@ impl App {
     ) -> Result<Reply, ApiError> {
         p.require(Scope::ControlTower)?;
         let q = parse_list_query(params)?;
+        self.caller(p).await?;
         let shape = query_shape(&q);
         let key = self.links.get().await?;
         let start = match params.get("cursor").filter(|c| !c.is_empty()) {
@@ -424,14 +518,14 @@ fn not_found_tracking(tracking_number: &str) -> ApiError {
     ApiError::NotFound(format!("tracking_number {tracking_number} was not found."))
 }
 
-fn tracking_reply(tn: &str, status: DeliveryStatus, added: usize) -> Reply {
+pub fn tracking_reply(tn: &str, status: DeliveryStatus, added: usize) -> Reply {
     (
         200,
         json!({"status": "success", "message": format!("Tracking detail recorded for {tn}: status {status}, {added} new event(s).")}),
     )
 }
 
-fn cancel_reply(rec: &DeliveryRecord, c: &crate::domain::Cancellation, message: &str) -> Reply {
+pub fn cancel_reply(rec: &DeliveryRecord, c: &crate::domain::Cancellation, message: &str) -> Reply {
     (
         200,
         json!({

@@ -5,10 +5,12 @@ pub mod http;
 pub mod jwt;
 pub mod partner;
 pub mod stack;
+pub mod workload;
 
 pub use http::{client, names_field, send, Resp};
 pub use partner::{
-    ahasme_premium, at, event, onboard_kit_json, opsctl, parse_time, put_product, rfc3339,
-    signature, unique_name, unique_tn, Delivery, Kit, Partner, ALL_SUBSCRIPTIONS, KIT_KEYS,
+    ahasme_premium, at, event, onboard_kit_json, opsctl, opsctl_json, opsctl_run, opsctl_run_on,
+    parse_time, put_product, rfc3339, signature, unique_name, unique_tn, Delivery, Kit, OpsOutput,
+    Partner, ALL_SUBSCRIPTIONS, KIT_KEYS,
 };
 pub use stack::{stack, workspace_root, Stack};

@@ -36,9 +36,29 @@ pub const KIT_KEYS: [&str; 7] = [
 
 pub const ALL_SUBSCRIPTIONS: [&str; 3] = ["insurance", "tracking", "control_tower"];
 
-/// Runs `opsctl --stack-file <stack.json> ARGS...`; panics with its output unless it succeeds.
-pub async fn opsctl(args: &[&str]) -> String {
-    let stack = stack();
+/// What one `opsctl` run printed.
+#[derive(Debug)]
+pub struct OpsOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl OpsOutput {
+    /// stdout as one JSON value (`--json` output).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "opsctl printed no JSON ({e}):\nstdout: {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs `opsctl --stack-file <stack.json> ARGS...` against `stack`, with stdin closed (so a
+/// command that asks for confirmation refuses unless `--yes`).
+pub async fn opsctl_run_on(stack: &crate::stack::Stack, args: &[&str]) -> OpsOutput {
     let bin = stack.bin("opsctl");
     let out = tokio::process::Command::new(&bin)
         .arg("--stack-file")
@@ -51,35 +71,89 @@ pub async fn opsctl(args: &[&str]) -> String {
         .env_remove("PARTNER_API_TABLE")
         .env_remove("PARTNER_API_SIGNING_KEYS_SECRET_ID")
         .env_remove("PARTNER_API_LINK_KEY_SECRET_ID")
+        .env_remove("PARTNER_API_ENV")
+        .env_remove("PARTNER_API_STACK_FILE")
+        .env("OPSCTL_ACTOR", "blackbox")
         .current_dir(&stack.workspace)
         .stdin(std::process::Stdio::null())
         .output()
         .await
         .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
+    OpsOutput {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `opsctl` against the shared stack, whatever its outcome.
+pub async fn opsctl_run(args: &[&str]) -> OpsOutput {
+    opsctl_run_on(stack(), args).await
+}
+
+/// Runs `opsctl --stack-file <stack.json> ARGS...`; panics with its output unless it succeeds.
+pub async fn opsctl(args: &[&str]) -> String {
+    opsctl_on(stack(), args).await
+}
+
+/// [`opsctl`] against a given stack (a private one).
+pub async fn opsctl_on(stack: &crate::stack::Stack, args: &[&str]) -> String {
+    let out = opsctl_run_on(stack, args).await;
+    if !out.success {
         panic!(
-            "opsctl {} failed ({}):\nstdout: {stdout}\nstderr: {}",
+            "opsctl {} failed:\nstdout: {}\nstderr: {}",
             args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
+            out.stdout,
+            out.stderr
         );
     }
-    stdout
+    out.stdout
+}
+
+/// `opsctl ARGS... --json` on the shared stack; panics unless it succeeds; the printed JSON.
+pub async fn opsctl_json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = opsctl_run(&all).await;
+    if !out.success {
+        panic!(
+            "opsctl {} failed:\nstdout: {}\nstderr: {}",
+            all.join(" "),
+            out.stdout,
+            out.stderr
+        );
+    }
+    out.json()
 }
 
 /// Onboards a partner with `opsctl partner onboard --json`; returns the kit as JSON.
 pub async fn onboard_kit_json(name: &str, subscriptions: &[&str]) -> Value {
+    onboard_kit_json_with(stack(), name, subscriptions).await
+}
+
+/// A partner with every subscription, onboarded on a given stack (a private one).
+pub async fn onboard_kit_json_on(stack: &crate::stack::Stack, prefix: &str) -> Value {
+    onboard_kit_json_with(stack, &unique_name(prefix), &ALL_SUBSCRIPTIONS).await
+}
+
+async fn onboard_kit_json_with(
+    stack: &crate::stack::Stack,
+    name: &str,
+    subscriptions: &[&str],
+) -> Value {
     let subs = subscriptions.join(",");
-    let out = opsctl(&[
-        "partner",
-        "onboard",
-        "--name",
-        name,
-        "--subscriptions",
-        &subs,
-        "--json",
-    ])
+    let out = opsctl_on(
+        stack,
+        &[
+            "partner",
+            "onboard",
+            "--name",
+            name,
+            "--subscriptions",
+            &subs,
+            "--json",
+        ],
+    )
     .await;
     // The kit is one JSON object; tolerate log lines around it.
     serde_json::from_str(out.trim())
@@ -304,6 +378,30 @@ impl Partner {
         let token = self.token().await;
         self.post_raw_with(path, Some(&token), content_type, body)
             .await
+    }
+
+    /// The body rules every POST route shares: a wrong content type is 415, a body that is not a
+    /// JSON object is 400 `invalid_json`, and a body over 64 KiB is 413, all before any write.
+    /// `valid_body` is a body the route would otherwise accept.
+    pub async fn expect_body_framing_refused(&self, path: &str, valid_body: &Value) {
+        let valid = serde_json::to_vec(valid_body).unwrap();
+        self.post_raw(path, Some("text/plain"), valid)
+            .await
+            .expect_error(415, "unsupported_media_type");
+        for raw in [&b"{nope"[..], b"[]"] {
+            self.post_raw(path, Some("application/json"), raw.to_vec())
+                .await
+                .expect_error(400, "invalid_json");
+        }
+        let mut big = valid_body.clone();
+        big["padding"] = Value::from("x".repeat(65 * 1024));
+        self.post_raw(
+            path,
+            Some("application/json"),
+            serde_json::to_vec(&big).unwrap(),
+        )
+        .await
+        .expect_error(413, "payload_too_large");
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Resp {

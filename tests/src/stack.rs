@@ -131,18 +131,26 @@ impl Stack {
         Stack::start_private_with(&[])
     }
 
-    /// `start_private` with more `devstack up` arguments (e.g. `--stage-throttle 1,2`).
-    pub fn start_private_with(devstack_args: &[&str]) -> Option<Stack> {
+    /// A private stack started with extra `devstack up` arguments (e.g. `--dynamodb-faults off`).
+    pub fn start_private_with(extra_args: &[&str]) -> Option<Stack> {
         if std::env::var_os("PARTNER_API_BASE_URL").is_some() {
             return None;
         }
         let workspace = workspace_root();
         let target = target_dir(&workspace);
         let bin_dir = target.join("debug");
-        match launch(workspace, target, bin_dir, devstack_args) {
+        match launch(workspace, target, bin_dir, extra_args) {
             Ok(stack) => Some(stack),
             Err(why) => panic!("{why}"),
         }
+    }
+
+    /// The directory holding `stack.json`, the kit and `logs/`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.stack_file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     /// The devstack process id, when this process started it.
@@ -157,7 +165,7 @@ fn launch(
     workspace: PathBuf,
     target: PathBuf,
     bin_dir: PathBuf,
-    devstack_args: &[&str],
+    extra_args: &[&str],
 ) -> Result<Stack, String> {
     let devstack = bin_dir.join("devstack");
     if !devstack.exists() {
@@ -189,7 +197,7 @@ fn launch(
         .args(["up", "--port", "0", "--state-dir"])
         .arg(&state_dir)
         .arg("--exit-on-stdin-close")
-        .args(devstack_args)
+        .args(extra_args)
         .current_dir(&workspace)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

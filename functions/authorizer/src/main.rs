@@ -15,6 +15,7 @@ async fn authorize(
     keys: &SigningKeys,
     event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>,
 ) -> Result<Value, Error> {
+    shared::metrics::reset();
     let request_id = event.context.request_id;
     let req = event.payload;
     let token = req
@@ -29,7 +30,8 @@ async fn authorize(
         .ok_or(UNAUTHORIZED)?;
     match keys.verify(token).await {
         Ok(claims) => {
-            tracing::info!(%request_id, client_id = %claims.sub, partner_id = %claims.partner_id, "allowed");
+            let secretsmanager_round_trips = shared::metrics::secretsmanager_round_trips();
+            tracing::info!(%request_id, client_id = %claims.sub, partner_id = %claims.partner_id, secretsmanager_round_trips, dynamodb_round_trips = shared::metrics::dynamodb_round_trips(), "allowed");
             Ok(allow(&claims, &resource))
         }
         Err(VerifyOutcome::Invalid(why)) => {

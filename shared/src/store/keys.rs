@@ -12,16 +12,35 @@ pub const BY_POLICY: &str = "by-policy";
 pub const DELIVERY_SK: &str = "DELIVERY";
 pub const EVENTS_SK_PREFIX: &str = "EVENTS#";
 
+pub const PARTNER_PREFIX: &str = "PARTNER#";
+pub const PARTNER_SK: &str = "PROFILE";
+pub const CLIENT_PREFIX: &str = "CLIENT#";
+pub const CLIENT_SK: &str = "CLIENT";
+pub const PRODUCT_PREFIX: &str = "PRODUCT#";
+pub const PRODUCT_SK: &str = "PRODUCT";
+/// The operators' audit log: one partition, sorted by time.
+pub const AUDIT_PK: &str = "AUDIT";
+
 pub fn partner(partner_id: &str) -> (String, String) {
-    (format!("PARTNER#{partner_id}"), "PROFILE".into())
+    (format!("{PARTNER_PREFIX}{partner_id}"), PARTNER_SK.into())
 }
 
 pub fn client(client_id: &str) -> (String, String) {
-    (format!("CLIENT#{client_id}"), "CLIENT".into())
+    (format!("{CLIENT_PREFIX}{client_id}"), CLIENT_SK.into())
 }
 
 pub fn product(code: &str) -> (String, String) {
-    (format!("PRODUCT#{code}"), "PRODUCT".into())
+    (format!("{PRODUCT_PREFIX}{code}"), PRODUCT_SK.into())
+}
+
+/// An audit entry: sorted by its time (sortable text), then its id.
+pub fn audit(at: &str, audit_id: &str) -> (String, String) {
+    (AUDIT_PK.into(), format!("{at}#{audit_id}"))
+}
+
+/// Lower and upper bounds of audit sort keys for entries from `since` to `until` (inclusive).
+pub fn audit_range(since: &str, until: &str) -> (String, String) {
+    (since.to_string(), format!("{until}~"))
 }
 
 pub fn delivery_pk(partner_id: &str, tracking_number: &str) -> String {

@@ -14,7 +14,11 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use records::{ClientRecord, DeliveryRecord, EventBatchRecord, PartnerRecord, PolicyRecord};
+pub use records::{
+    still_valid, AuditRecord, ClientRecord, DeliveryRecord, EventBatchRecord, PartnerRecord,
+    PolicyRecord, CLIENT_ACTIVE, CLIENT_REVOKED, CLIENT_SUSPENDED, PARTNER_ACTIVE,
+    PARTNER_SUSPENDED,
+};
 
 use crate::domain::{Cancellation, DeliveryStatus, PolicyStatus, Product, TrackingEvent};
 use crate::error::ApiError;
@@ -89,6 +93,64 @@ pub struct ListQuery {
     pub created_from: Option<String>,
     pub created_to: Option<String>,
     pub limit: i32,
+}
+
+/// What an operator write expects of the item it replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The item must not exist yet.
+    Absent,
+    /// The item must exist (products, which carry no revision).
+    Present,
+    /// The item must still be at the revision it was read at.
+    Revision(u64),
+}
+
+/// One record an operator command writes: a partner, client or product item.
+pub struct OperatorWrite {
+    pub key: (String, String),
+    pub item: Item,
+    pub expect: Expect,
+}
+
+impl OperatorWrite {
+    pub fn partner(rec: &PartnerRecord, expect: Expect) -> Result<Self, StoreError> {
+        Ok(OperatorWrite {
+            key: keys::partner(&rec.partner_id),
+            item: to_item(rec)?,
+            expect,
+        })
+    }
+
+    pub fn client(rec: &ClientRecord, expect: Expect) -> Result<Self, StoreError> {
+        Ok(OperatorWrite {
+            key: keys::client(&rec.client_id),
+            item: to_item(rec)?,
+            expect,
+        })
+    }
+
+    pub fn product(p: &Product, expect: Expect) -> Result<Self, StoreError> {
+        Ok(OperatorWrite {
+            key: keys::product(p.product_code.as_str()),
+            item: to_item(p)?,
+            expect,
+        })
+    }
+}
+
+/// Filters of the audit log listing.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Inclusive time bounds (`time_fmt::format` text).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub partner_id: Option<String>,
+    pub actor: Option<String>,
+    /// An action (`client.revoke`) or a prefix ending in `.` (`client.`).
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub limit: usize,
 }
 
 /// Result of inserting a delivery.
@@ -174,7 +236,7 @@ impl Store {
             .scan()
             .table_name(&self.table)
             .filter_expression("begins_with(pk, :p)")
-            .expression_attribute_values(":p", s("PRODUCT#"))
+            .expression_attribute_values(":p", s(keys::PRODUCT_PREFIX))
             .into_paginator()
             .items()
             .send()
@@ -216,6 +278,198 @@ impl Store {
                 _ => classify("TransactWriteItems", e),
             })?;
         Ok(())
+    }
+
+    /// A partner and one of its clients, in one round trip (strongly consistent).
+    pub async fn partner_and_client(
+        &self,
+        partner_id: &str,
+        client_id: &str,
+    ) -> Result<(Option<PartnerRecord>, Option<ClientRecord>), StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let key = |(pk, sk): (String, String)| -> Item {
+            HashMap::from([(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))])
+        };
+        let request = KeysAndAttributes::builder()
+            .keys(key(keys::partner(partner_id)))
+            .keys(key(keys::client(client_id)))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut pending = HashMap::from([(self.table.clone(), request)]);
+        let (mut partner, mut client) = (None, None);
+        // Unprocessed keys (throttling) are asked again, a bounded number of times.
+        for _ in 0..3 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned();
+                match sk.as_deref() {
+                    Some(keys::PARTNER_SK) => partner = Some(from_item(item)?),
+                    Some(keys::CLIENT_SK) => client = Some(from_item(item)?),
+                    _ => {}
+                }
+            }
+            pending = out.unprocessed_keys.unwrap_or_default();
+            if pending.values().all(|k| k.keys().is_empty()) {
+                return Ok((partner, client));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "BatchGetItem left keys unprocessed".into(),
+        ))
+    }
+
+    /// Every item whose partition key starts with `prefix` and whose sort key is `sk`
+    /// (operators' listings of partners, clients and products: small, so a filtered scan).
+    async fn scan_kind<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        sk: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :p) AND sk = :sk")
+            .expression_attribute_values(":p", s(prefix))
+            .expression_attribute_values(":sk", s(sk))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("Scan", e))?;
+        pages.into_iter().map(from_item).collect()
+    }
+
+    pub async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError> {
+        self.scan_kind(keys::PARTNER_PREFIX, keys::PARTNER_SK).await
+    }
+
+    pub async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        self.scan_kind(keys::CLIENT_PREFIX, keys::CLIENT_SK).await
+    }
+
+    /// Apply an operator command atomically: every write (each conditional on the revision it
+    /// was read at) and its audit entry, or nothing. `Conflict` when a record changed meanwhile.
+    pub async fn operator_write(
+        &self,
+        writes: Vec<OperatorWrite>,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        let mut items = Vec::with_capacity(writes.len() + 1);
+        for w in writes {
+            let mut put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(with_keys(w.item, w.key)));
+            put = match w.expect {
+                Expect::Absent => put.condition_expression("attribute_not_exists(pk)"),
+                Expect::Present => put.condition_expression("attribute_exists(pk)"),
+                Expect::Revision(0) => put
+                    .condition_expression(
+                        "attribute_exists(pk) AND (attribute_not_exists(revision) OR revision = :r)",
+                    )
+                    .expression_attribute_values(":r", n(0)),
+                Expect::Revision(r) => put
+                    .condition_expression("revision = :r")
+                    .expression_attribute_values(":r", n(r)),
+            };
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        put.build()
+                            .map_err(|e| StoreError::Internal(e.to_string()))?,
+                    )
+                    .build(),
+            );
+        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(with_keys(
+                to_item(audit)?,
+                keys::audit(&audit.at, &audit.audit_id),
+            )))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        items.push(TransactWriteItem::builder().put(put).build());
+        self.transact(items).await
+    }
+
+    /// Audit entries, newest first, filtered.
+    pub async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let (lo, hi) = keys::audit_range(
+            q.since.as_deref().unwrap_or("0"),
+            q.until.as_deref().unwrap_or("9"),
+        );
+        let mut filters = Vec::new();
+        let mut values: Item = HashMap::from([
+            (":pk".to_string(), s(keys::AUDIT_PK)),
+            (":lo".to_string(), s(lo)),
+            (":hi".to_string(), s(hi)),
+        ]);
+        if let Some(v) = &q.partner_id {
+            filters.push("partner_id = :partner");
+            values.insert(":partner".into(), s(v.clone()));
+        }
+        if let Some(v) = &q.actor {
+            filters.push("actor = :actor");
+            values.insert(":actor".into(), s(v.clone()));
+        }
+        if let Some(v) = &q.action {
+            if v.ends_with('.') {
+                filters.push("begins_with(#action, :action)");
+            } else {
+                filters.push("#action = :action");
+            }
+            values.insert(":action".into(), s(v.clone()));
+        }
+        if let Some(v) = &q.target {
+            filters.push("target = :target");
+            values.insert(":target".into(), s(v.clone()));
+        }
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take());
+            if !filters.is_empty() {
+                req = req.filter_expression(filters.join(" AND "));
+                if q.action.is_some() {
+                    req = req.expression_attribute_names("#action", "action");
+                }
+            }
+            let page = req.send().await.map_err(|e| classify("Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+                if out.len() >= q.limit {
+                    return Ok(out);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
     }
 
     // ---- deliveries ----------------------------------------------------------------------
@@ -461,6 +715,17 @@ impl Store {
         partner_id: &str,
         policy_id: &str,
     ) -> Result<Option<String>, StoreError> {
+        let prefix = keys::delivery_pk_prefix(partner_id);
+        Ok(self
+            .policy_delivery_pks(policy_id)
+            .await?
+            .into_iter()
+            .find(|pk| pk.starts_with(&prefix)))
+    }
+
+    /// The delivery partition keys the `by-policy` index holds for a policy id, whatever the
+    /// partner (one for an issued policy). One query of a KEYS_ONLY index: no policy data.
+    pub async fn policy_delivery_pks(&self, policy_id: &str) -> Result<Vec<String>, StoreError> {
         let out = self
             .client
             .query()
@@ -471,13 +736,12 @@ impl Store {
             .send()
             .await
             .map_err(|e| classify("Query", e))?;
-        let prefix = keys::delivery_pk_prefix(partner_id);
         Ok(out
             .items()
             .iter()
             .filter_map(|i| i.get(keys::PK).and_then(|v| v.as_s().ok()))
-            .find(|pk| pk.starts_with(&prefix))
-            .cloned())
+            .cloned()
+            .collect())
     }
 
     /// A page of a partner's deliveries, newest first, from an index (never a scan).

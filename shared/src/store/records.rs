@@ -12,6 +12,44 @@ pub struct PartnerRecord {
     /// The key of the request signature (needed in clear to compute MD5; the table is encrypted at rest).
     pub api_token_key: String,
     pub created_at: String,
+    /// The key replaced by the last rotation, still accepted until `previous_api_token_key_until`
+    /// (the rotation's overlap window, so the partner can switch without failed calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_api_token_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_api_token_key_until: Option<String>,
+    /// Incremented by every operator change; operator writes are conditional on it.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+/// Partner status values (`PartnerRecord::status`).
+pub const PARTNER_ACTIVE: &str = "active";
+pub const PARTNER_SUSPENDED: &str = "suspended";
+/// Client status values (`ClientRecord::status`). `suspended` follows the partner's suspension
+/// (so the token endpoint decides on the client item alone); `revoked` is final.
+pub const CLIENT_ACTIVE: &str = "active";
+pub const CLIENT_SUSPENDED: &str = "suspended";
+pub const CLIENT_REVOKED: &str = "revoked";
+
+impl PartnerRecord {
+    /// The signature keys accepted at `now`: the current one and, inside the overlap window, the previous one.
+    pub fn signature_keys(&self, now: time::OffsetDateTime) -> Vec<&str> {
+        let mut keys = vec![self.api_token_key.as_str()];
+        if let Some(prev) = &self.previous_api_token_key {
+            if still_valid(self.previous_api_token_key_until.as_deref(), now) {
+                keys.push(prev);
+            }
+        }
+        keys
+    }
+}
+
+/// True when `until` (RFC 3339) is after `now`.
+pub fn still_valid(until: Option<&str>, now: time::OffsetDateTime) -> bool {
+    until
+        .and_then(crate::time_fmt::parse)
+        .is_some_and(|u| now < u)
 }
 
 impl std::fmt::Debug for PartnerRecord {
@@ -20,6 +58,7 @@ impl std::fmt::Debug for PartnerRecord {
             .field("partner_id", &self.partner_id)
             .field("name", &self.name)
             .field("status", &self.status)
+            .field("revision", &self.revision)
             .finish_non_exhaustive()
     }
 }
@@ -33,6 +72,15 @@ pub struct ClientRecord {
     pub subscriptions: Vec<String>,
     pub status: String,
     pub created_at: String,
+    /// The hash of the secret replaced by the last rotation, accepted until `previous_secret_until`
+    /// (the rotation's grace period; absent when the old secret stopped at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_until: Option<String>,
+    /// Incremented by every operator change; operator writes are conditional on it.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// The policy sold with a delivery. It keeps the premium rule it was sold under.
@@ -77,4 +125,28 @@ pub struct EventBatchRecord {
     pub events: Vec<TrackingEvent>,
     pub delivery_status: DeliveryStatus,
     pub received_at: String,
+}
+
+/// One operator action in the audit log. `before` and `after` are JSON views of what changed,
+/// built without secrets (no client secret, hash or `api_token_key`; see `opsctl`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub audit_id: String,
+    /// When (`time_fmt::format`).
+    pub at: String,
+    /// Who: the operator's AWS identity or the name given to `opsctl --actor`.
+    pub actor: String,
+    /// What: the command, e.g. `client.revoke`.
+    pub action: String,
+    /// The object acted on: `partner:<id>`, `client:<id>`, `product:<code>`, `signing-keys`.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<String>,
+    /// JSON text of the object before and after the action (absent for a creation / a deletion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

@@ -413,3 +413,26 @@ async fn partner_subscribed_only_to_tracking_cannot_submit() {
     let body = p.submit_body();
     p.submit(&body).await.expect_insufficient_scope();
 }
+
+#[tokio::test]
+async fn token_of_another_environment_is_rejected() {
+    // What staging would issue: its own key and kid, its own issuer, the same client and partner.
+    let f = forge().await;
+    let staging_key = jwt::fresh_key();
+    let mut header = f.header.clone();
+    header["kid"] = json!("staging-key-1");
+    let mut c = f.fresh_claims();
+    c["iss"] = json!("partner-api/staging");
+    f.assert_rejected(&jwt::sign_eddsa(&header, &c, &staging_key))
+        .await;
+    // Even if staging's key id happened to equal this environment's.
+    f.assert_rejected(&jwt::sign_eddsa(&f.header, &c, &staging_key))
+        .await;
+}
+
+/// TODO(issue 4): `opsctl client revoke` is being added in parallel; once it lands, revoke a
+/// client here and assert that its next token request is 401 invalid_client and that its
+/// existing tokens stop working (or document the window until they expire).
+#[tokio::test]
+#[ignore = "needs opsctl client revoke (issue 4)"]
+async fn revoked_client_gets_no_token_and_its_tokens_stop_working() {}

@@ -241,30 +241,8 @@ async fn missing_empty_or_mistyped_fields_are_400_naming_them() {
 async fn cancel_body_rules_415_413_and_invalid_json() {
     let p = Partner::full().await;
     let d = p.create_delivery().await;
-    let body = p.cancel_body(&d);
-    p.post_raw(
-        "/sme-deliveries/cancel",
-        Some("application/x-www-form-urlencoded"),
-        serde_json::to_vec(&body).unwrap(),
-    )
-    .await
-    .expect_error(415, "unsupported_media_type");
-    p.post_raw(
-        "/sme-deliveries/cancel",
-        Some("application/json"),
-        b"nope".to_vec(),
-    )
-    .await
-    .expect_error(400, "invalid_json");
-    let mut big = body.clone();
-    big["padding"] = json!("x".repeat(65 * 1024));
-    p.post_raw(
-        "/sme-deliveries/cancel",
-        Some("application/json"),
-        serde_json::to_vec(&big).unwrap(),
-    )
-    .await
-    .expect_error(413, "payload_too_large");
+    p.expect_body_framing_refused("/sme-deliveries/cancel", &p.cancel_body(&d))
+        .await;
     assert_eq!(
         p.stored(&d.tracking_number).await["policy"]["policy_status"],
         "active"

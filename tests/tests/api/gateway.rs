@@ -95,6 +95,7 @@ fn template_declares_every_route_of_the_contract() {
         ("GET", "/api/v1/sme-deliveries/{tracking_number}", true),
         ("GET", "/api/v1/policies/{policy_id}", true),
         ("GET", "/api/v1/sme-deliveries", true),
+        ("GET", "/certificates/{token}", false),
     ]
     .into_iter()
     .map(|(m, p, a)| (m.to_string(), p.to_string(), a))
@@ -145,8 +146,10 @@ async fn every_template_route_is_served() {
         if r.authorized {
             // The authorizer runs before any handler.
             resp.expect_invalid_token();
-        } else {
-            assert_ne!(resp.status, 404, "{} {} is not served", r.method, r.path);
+        } else if resp.status == 404 && resp.json["code"] != "not_found" {
+            // A public route's handler may answer 404 itself (a certificate link that leads
+            // nowhere is `not_found`); any other 404 means the route is not served.
+            resp.fail(&format!("{} {} is not served", r.method, r.path));
         }
     }
 }

@@ -1,11 +1,15 @@
 //! Black-box tests of the partner API against the real local stack (one stack for the whole
 //! binary; every test uses its own tracking numbers and, where it lists, its own partner).
 
+mod attack;
 mod auth;
 mod cancel;
+mod certificate;
 mod control_tower;
 mod gateway;
 mod kit;
+mod ops;
+mod races;
 mod submit;
 mod token;
 mod tracking;

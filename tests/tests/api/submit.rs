@@ -739,14 +739,20 @@ async fn an_updated_product_rule_applies_to_new_submissions() {
         }
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     }
-    let mut body = p.submit_body_for(&unique_tn(), 500_000, 5_000);
-    body["product_code"] = json!(code);
-    let msg = p
-        .submit(&body)
-        .await
-        .expect_error(400, "premium_mismatch")
-        .to_string();
-    assert!(msg.contains("10000"), "expected premium 10000 in: {msg}");
+    // Each warm function instance keeps its own cache, so the old rule may still be accepted by
+    // another instance until its cache expires: poll until the old premium is refused too.
+    loop {
+        let mut body = p.submit_body_for(&unique_tn(), 500_000, 5_000);
+        body["product_code"] = json!(code);
+        let resp = p.submit(&body).await;
+        if resp.status == 201 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            continue;
+        }
+        let msg = resp.expect_error(400, "premium_mismatch").to_string();
+        assert!(msg.contains("10000"), "expected premium 10000 in: {msg}");
+        break;
+    }
 
     // A retry of the submission sold under the old rule is still a safe retry: same policy.
     let retry = p.submit(&sold.body).await;

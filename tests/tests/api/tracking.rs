@@ -556,36 +556,8 @@ async fn tracking_body_rules_415_413_and_invalid_json() {
     let p = Partner::full().await;
     let d = p.create_delivery().await;
     let body = p.tracking_body(&d, "in_process", vec![event("a", 1)]);
-    p.post_raw(
-        "/tracking-details",
-        Some("text/plain"),
-        serde_json::to_vec(&body).unwrap(),
-    )
-    .await
-    .expect_error(415, "unsupported_media_type");
-    p.post_raw(
-        "/tracking-details",
-        Some("application/json"),
-        b"{nope".to_vec(),
-    )
-    .await
-    .expect_error(400, "invalid_json");
-    p.post_raw(
-        "/tracking-details",
-        Some("application/json"),
-        b"[]".to_vec(),
-    )
-    .await
-    .expect_error(400, "invalid_json");
-    let mut big = body.clone();
-    big["padding"] = json!("x".repeat(70 * 1024));
-    p.post_raw(
-        "/tracking-details",
-        Some("application/json"),
-        serde_json::to_vec(&big).unwrap(),
-    )
-    .await
-    .expect_error(413, "payload_too_large");
+    p.expect_body_framing_refused("/tracking-details", &body)
+        .await;
     let stored = p.stored(&d.tracking_number).await;
     assert!(history(&stored).is_empty());
     // Unknown fields are ignored.

@@ -2,6 +2,7 @@
 //! (`Stack::start_private`) instead of sharing the API tests' stack. Skipped when the tests run
 //! against an external stack (`PARTNER_API_BASE_URL`).
 
+mod keys_rotate;
 mod outage;
 mod rotation;
 mod throttle;

@@ -2,6 +2,7 @@
 //! DynamoDB + Secrets Manager). See `gateway` for what the local gateway emulates and what it
 //! does not, and `lambda` for how functions run.
 
+mod faults;
 mod gateway;
 mod ids;
 mod lambda;
@@ -63,6 +64,15 @@ enum Command {
         /// over it the template's THROTTLED response (429). Off by default
         #[arg(long, value_name = "RATE,BURST")]
         stage_throttle: Option<throttle::Limits>,
+
+        /// Put a fault-injecting proxy between the functions and DynamoDB Local, e.g.
+        /// `throttle=0.05,500=0.02,503=0.02,timeout=0.01,reset=0.02,lost=0.02` or `off` (the
+        /// spec can be changed at run time: PUT <dynamodb_fault_proxy>/__faults; see faults.rs)
+        #[arg(long, value_name = "SPEC")]
+        dynamodb_faults: Option<String>,
+        /// The same between the functions and the Secrets Manager emulator
+        #[arg(long, value_name = "SPEC")]
+        secretsmanager_faults: Option<String>,
     },
     /// Print the routes the gateway would serve, as JSON
     Routes {
@@ -123,6 +133,9 @@ async fn up(cmd: Command) -> Result<(), String> {
         verbose,
         max_concurrency,
         stage_throttle,
+
+        dynamodb_faults,
+        secretsmanager_faults,
     } = cmd
     else {
         unreachable!("called for up only")
@@ -145,6 +158,13 @@ async fn up(cmd: Command) -> Result<(), String> {
         verbose,
         max_concurrency,
         stage_throttle,
+
+        dynamodb_faults: dynamodb_faults
+            .map(|s| faults::FaultSpec::parse(&s))
+            .transpose()?,
+        secretsmanager_faults: secretsmanager_faults
+            .map(|s| faults::FaultSpec::parse(&s))
+            .transpose()?,
     })
     .await
 }

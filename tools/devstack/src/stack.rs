@@ -51,6 +51,10 @@ pub struct UpOptions {
     pub max_concurrency: usize,
     /// Stage throttling (`--stage-throttle`); `None`: not throttled.
     pub stage_throttle: Option<crate::throttle::Limits>,
+
+    /// Fault-injecting proxies between the functions and the emulators (`faults`).
+    pub dynamodb_faults: Option<crate::faults::FaultSpec>,
+    pub secretsmanager_faults: Option<crate::faults::FaultSpec>,
 }
 
 /// `<state-dir>/stack.json`, what `opsctl --stack-file` (and the tests) read.
@@ -65,6 +69,11 @@ struct StackFile<'a> {
     token_url: String,
     dynamodb_endpoint: String,
     secretsmanager_endpoint: String,
+    /// Where the functions reach DynamoDB when `--dynamodb-faults` is on (control: `/__faults`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dynamodb_fault_proxy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secretsmanager_fault_proxy: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -227,6 +236,31 @@ async fn run(
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let base_url = format!("http://127.0.0.1:{port}");
 
+    // Optional fault-injecting proxies: only the functions go through them (opsctl and the
+    // tests reach the emulators directly).
+    let mut fn_ddb_endpoint = ddb_endpoint.clone();
+    let mut fn_sm_endpoint = sm_endpoint.clone();
+    let mut ddb_proxy = None;
+    let mut sm_proxy = None;
+    if let Some(spec) = &opts.dynamodb_faults {
+        let p = crate::faults::start("DynamoDB", ddb_endpoint.clone(), spec.clone()).await?;
+        eprintln!(
+            "devstack: DynamoDB fault proxy on {} (faults: {spec:?})",
+            p.endpoint()
+        );
+        fn_ddb_endpoint = p.endpoint();
+        ddb_proxy = Some(p.endpoint());
+    }
+    if let Some(spec) = &opts.secretsmanager_faults {
+        let p = crate::faults::start("Secrets Manager", sm_endpoint.clone(), spec.clone()).await?;
+        eprintln!(
+            "devstack: Secrets Manager fault proxy on {} (faults: {spec:?})",
+            p.endpoint()
+        );
+        fn_sm_endpoint = p.endpoint();
+        sm_proxy = Some(p.endpoint());
+    }
+
     let stack = StackFile {
         environment: ENVIRONMENT,
         region: REGION,
@@ -237,6 +271,8 @@ async fn run(
         token_url: format!("{base_url}/oauth/token"),
         dynamodb_endpoint: ddb_endpoint.clone(),
         secretsmanager_endpoint: sm_endpoint.clone(),
+        dynamodb_fault_proxy: ddb_proxy,
+        secretsmanager_fault_proxy: sm_proxy,
     };
     let json = serde_json::to_string_pretty(&stack).expect("serializable") + "\n";
     std::fs::write(stack_file, json)
@@ -299,17 +335,25 @@ async fn run(
             })?
             .map_err(|e| format!("cannot run {}: {e}", opsctl.display()))?;
         let _ = writeln!(opsctl_log, "$ {shown}\n# {}", output.status);
-        let _ = opsctl_log.write_all(&output.stdout);
+        // `partner onboard` prints the credentials kit (client secret, api_token_key): it goes
+        // to the kit file (mode 0600), never into a log.
+        let stdout = if step.starts_with(&["partner", "onboard"]) {
+            format!("(stdout withheld: it holds the credentials kit, written to {kit_arg})\n")
+                .into_bytes()
+        } else {
+            output.stdout.clone()
+        };
+        let _ = opsctl_log.write_all(&stdout);
         let _ = opsctl_log.write_all(&output.stderr);
         if !output.status.success() {
             return Err(format!(
                 "{shown} failed ({}):\n{}{}",
                 output.status,
                 String::from_utf8_lossy(&output.stderr),
-                if output.stdout.is_empty() {
+                if stdout.is_empty() {
                     String::new()
                 } else {
-                    format!("(stdout)\n{}", String::from_utf8_lossy(&output.stdout))
+                    format!("(stdout)\n{}", String::from_utf8_lossy(&stdout))
                 }
             ));
         }
@@ -322,6 +366,7 @@ async fn run(
     }
 
     // The functions and the gateway.
+    let aws = aws_env(&fn_ddb_endpoint, &fn_sm_endpoint);
     let mut functions = BTreeMap::new();
     for f in template.served_functions() {
         let mut env = environments[&f.logical_id].clone();

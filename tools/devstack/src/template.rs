@@ -754,8 +754,17 @@ Resources:
         assert!(t
             .routes
             .iter()
-            .filter(|r| r.path.starts_with("/api/v1/"))
+            .filter(|r| r.path.starts_with("/api/v1/") && r.path != "/api/v1/openapi.json")
             .all(|r| r.authorizer.as_deref() == Some("TokenAuthorizer")));
+        let doc = t
+            .routes
+            .iter()
+            .find(|r| r.path == "/api/v1/openapi.json")
+            .expect("OpenAPI document route");
+        assert_eq!(
+            (doc.method.as_str(), doc.authorizer.as_deref()),
+            ("GET", None)
+        );
         assert_eq!(
             t.authorizers["TokenAuthorizer"].function,
             "AuthorizerFunction"

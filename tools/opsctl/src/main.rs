@@ -1,63 +1,56 @@
-//! `opsctl`: the operator's tool. Creates the table from the SAM template, initialises the key
-//! secrets, creates products and onboards partners, printing their credentials kit.
+//! `opsctl`: the operator's tool. Partners and their clients (onboard, list, show, subscriptions,
+//! secret rotation, revocation, suspension), signature keys, JWT signing keys, products, and the
+//! audit log of every change. README "Operating" shows each command with an example.
 //!
-//! Targets: the local stack (`--stack-file target/local/stack.json`, written by devstack) or a
-//! deployed stack (`--table`, `--region`, `--signing-keys-secret-id`, `--link-key-secret-id`,
-//! `--api-base-url`, with the operator's AWS credentials; each flag also reads an environment variable).
+//! Targets: the local stack (`--stack-file target/local/stack.json`, or `--env local`) or a
+//! deployed stack (`--env staging|production`, with the operator's AWS credentials; see
+//! `target.rs`). Every command takes `--json`; commands that take something away ask for
+//! confirmation unless `--yes`. Every change is written together with its audit entry (one
+//! DynamoDB transaction), so there is no change without its record. Secrets are printed only
+//! when they are created (a kit, a rotated secret or key) and never enter the audit log.
 
+mod ops;
+mod target;
 mod template;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use clap::{Args, Parser, Subcommand};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use shared::auth::{Scope, Scopes};
-use shared::domain::{PremiumRule, Product, ProductCode};
-use shared::keys::{random_bytes, LinkKeyRecord, SigningKeySet};
-use shared::oauth::hash_secret;
-use shared::store::{ClientRecord, PartnerRecord, Store};
-use shared::time_fmt;
+use serde_json::Value;
+use shared::keys::{LinkKeyRecord, SigningKeySet};
+use shared::store::Store;
+
+use target::Target;
 
 #[derive(Parser)]
 #[command(
     name = "opsctl",
     version,
-    about = "Operate the partner insurance API: table, keys, products, partners"
+    about = "Operate the partner insurance API: partners, clients, keys, products, audit log",
+    after_help = "Examples:\n  opsctl --env local partner list\n  opsctl --env staging client revoke cli_0123 --reason 'leaked secret'\n  opsctl --env production audit list --partner ptn_01h... --since 2026-11-01T00:00:00Z"
 )]
 struct Cli {
     #[command(flatten)]
     target: Target,
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Args, Default, Deserialize)]
-struct Target {
-    /// The local stack's description (written by `devstack up`); sets endpoints, table, secrets and URLs.
-    #[arg(long, global = true, env = "PARTNER_API_STACK_FILE")]
-    #[serde(skip)]
-    stack_file: Option<PathBuf>,
-    /// DynamoDB table name (a deployed stack's `TableName` output).
-    #[arg(long, global = true, env = "PARTNER_API_TABLE")]
-    table_name: Option<String>,
-    #[arg(long, global = true, env = "AWS_REGION")]
-    region: Option<String>,
-    #[arg(long, global = true, env = "PARTNER_API_SIGNING_KEYS_SECRET_ID")]
-    signing_keys_secret_id: Option<String>,
-    #[arg(long, global = true, env = "PARTNER_API_LINK_KEY_SECRET_ID")]
-    link_key_secret_id: Option<String>,
-    /// The API base URL partners call, ending in /api/v1 (goes into credentials kits).
-    #[arg(long, global = true, env = "PARTNER_API_BASE_URL")]
-    api_base_url: Option<String>,
-    /// The token URL (defaults to the API base URL's origin + /oauth/token).
-    #[arg(long, global = true, env = "PARTNER_API_TOKEN_URL")]
-    token_url: Option<String>,
-    #[arg(skip)]
-    dynamodb_endpoint: Option<String>,
-    #[arg(skip)]
-    secretsmanager_endpoint: Option<String>,
+#[derive(Args, Clone, Default)]
+pub struct Global {
+    /// Print the result as one JSON object (errors too, as {"error": ...}).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Do not ask for confirmation (commands that revoke, suspend, rotate or change terms).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Who is acting, recorded in the audit log (default: your AWS identity on a deployed stack, `local:$USER` locally).
+    #[arg(long, global = true, env = "OPSCTL_ACTOR")]
+    pub actor: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -67,7 +60,7 @@ enum Command {
         #[command(subcommand)]
         command: TableCommand,
     },
-    /// Key material in Secrets Manager.
+    /// JWT signing keys and the link key in Secrets Manager.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -75,12 +68,22 @@ enum Command {
     /// Insurance products.
     Product {
         #[command(subcommand)]
-        command: ProductCommand,
+        command: ops::ProductCommand,
     },
-    /// Partners and their credentials.
+    /// Partners: onboard, list, show, suspend, reactivate, rotate the signature key.
     Partner {
         #[command(subcommand)]
-        command: PartnerCommand,
+        command: ops::PartnerCommand,
+    },
+    /// A partner's OAuth clients: create, subscriptions, secret rotation, revocation.
+    Client {
+        #[command(subcommand)]
+        command: ops::ClientCommand,
+    },
+    /// The audit log of operator actions.
+    Audit {
+        #[command(subcommand)]
+        command: ops::AuditCommand,
     },
 }
 
@@ -97,106 +100,37 @@ enum TableCommand {
 enum KeysCommand {
     /// Put a first JWT signing key and a link key into their secrets, unless they already hold keys.
     Init,
-}
-
-#[derive(Subcommand)]
-enum ProductCommand {
-    /// Create or update a product.
-    Put {
+    /// Rotate the JWT signing key: a new key starts signing 15 s later; tokens signed by earlier keys stay valid until they expire.
+    Rotate {
+        /// Why (recorded in the audit log).
         #[arg(long)]
-        code: String,
-        /// ISO 4217 currency code; amounts are integers in its smallest unit.
-        #[arg(long)]
-        currency: String,
-        #[arg(long)]
-        max_item_value: u64,
-        /// Premium rate on item_value in basis points (50 = 0.5 %).
-        #[arg(long)]
-        premium_rate_bps: u32,
-        #[arg(long)]
-        min_premium: u64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// List products.
-    List {
-        #[arg(long)]
-        json: bool,
+        reason: Option<String>,
     },
 }
 
-#[derive(Subcommand)]
-enum PartnerCommand {
-    /// Onboard a partner: create it with one client and print its credentials kit (the secret is shown once).
-    Onboard {
-        #[arg(long)]
-        name: String,
-        /// Comma-separated: insurance, tracking, control_tower.
-        #[arg(long, default_value = "insurance,tracking,control_tower")]
-        subscriptions: String,
-        /// Print the kit as one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Also write the kit as JSON to this file (mode 0600).
-        #[arg(long)]
-        kit_file: Option<PathBuf>,
-    },
+pub type Failure = String;
+
+/// What a command produced: a JSON value for `--json`, and lines for people.
+pub struct Outcome {
+    pub json: Value,
+    pub text: String,
 }
 
-/// The credentials kit handed to a partner.
-#[derive(Serialize)]
-struct Kit {
-    partner_id: String,
-    client_id: String,
-    client_secret: String,
-    api_token_key: String,
-    subscriptions: Vec<String>,
-    token_url: String,
-    api_base_url: String,
-}
-
-type Failure = String;
-
-struct Ctx {
-    target: Target,
-    store: Store,
-    secrets: aws_sdk_secretsmanager::Client,
+pub struct Ctx {
+    pub target: Target,
+    pub global: Global,
+    pub store: Store,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    sdk: aws_config::SdkConfig,
 }
 
 impl Ctx {
-    async fn new(mut target: Target) -> Result<Ctx, Failure> {
-        if let Some(path) = target.stack_file.clone() {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                format!(
-                    "cannot read stack file {}: {e}; is the local stack running (scripts/run)?",
-                    path.display()
-                )
-            })?;
-            let file: Target = serde_json::from_str(&text)
-                .map_err(|e| format!("stack file {} is not valid: {e}", path.display()))?;
-            target = Target {
-                stack_file: Some(path),
-                table_name: target.table_name.or(file.table_name),
-                region: file.region.or(target.region),
-                signing_keys_secret_id: target
-                    .signing_keys_secret_id
-                    .or(file.signing_keys_secret_id),
-                link_key_secret_id: target.link_key_secret_id.or(file.link_key_secret_id),
-                api_base_url: target.api_base_url.or(file.api_base_url),
-                token_url: target.token_url.or(file.token_url),
-                dynamodb_endpoint: file.dynamodb_endpoint,
-                secretsmanager_endpoint: file.secretsmanager_endpoint,
-            };
-            // The local emulators accept any credentials.
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                std::env::set_var("AWS_ACCESS_KEY_ID", "local");
-                std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
-            }
-        }
-        let table = target
-            .table_name
-            .clone()
-            .ok_or("no table: pass --stack-file target/local/stack.json for the local stack, or --table-name (the stack's TableName output)")?;
+    async fn new(target: Target, global: Global) -> Result<Ctx, Failure> {
+        let target = target.resolve().await?;
+        let table = target.table_name.clone().ok_or(
+            "no table: pass --env local|staging|production, --stack-file target/local/stack.json for the local stack, \
+             or --table-name (the stack's TableName output)",
+        )?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(r) = &target.region {
             loader = loader.region(aws_config::Region::new(r.clone()));
@@ -214,39 +148,103 @@ impl Ctx {
             store: Store::new(aws_sdk_dynamodb::Client::from_conf(ddb.build()), table),
             secrets: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
             target,
+            global,
+            sdk,
         })
     }
 
-    fn secret_id(v: &Option<String>, flag: &str) -> Result<String, Failure> {
-        v.clone()
-            .ok_or_else(|| format!("no secret id: pass --{flag} (a stack output) or --stack-file"))
+    pub fn secret_id(v: &Option<String>, flag: &str) -> Result<String, Failure> {
+        v.clone().ok_or_else(|| {
+            format!("no secret id: pass --{flag} (a stack output), --env or --stack-file")
+        })
+    }
+
+    /// Who is acting: on a deployed stack, the caller's AWS identity (plus `--actor` if given);
+    /// locally, `--actor` or `local:$USER`.
+    pub async fn actor(&self) -> Result<String, Failure> {
+        if self.target.is_local() {
+            return Ok(self.global.actor.clone().unwrap_or_else(|| {
+                format!(
+                    "local:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+                )
+            }));
+        }
+        let sts = aws_sdk_sts::Client::new(&self.sdk);
+        let arn = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot establish who you are for the audit log: {}\nnext: check your AWS credentials (`aws sts get-caller-identity`)",
+                    aws_sdk_sts::error::DisplayErrorContext(&e)
+                )
+            })?
+            .arn()
+            .unwrap_or("unknown")
+            .to_string();
+        Ok(match &self.global.actor {
+            Some(a) => format!("{arn} ({a})"),
+            None => arn,
+        })
+    }
+
+    /// Ask before a destructive action unless `--yes`; refuse when nobody can answer.
+    pub fn confirm(&self, what: &str) -> Result<(), Failure> {
+        if self.global.yes {
+            return Ok(());
+        }
+        let place = self.target.describe();
+        if !std::io::stdin().is_terminal() {
+            return Err(format!(
+                "refusing to {what} in {place} without confirmation: stdin is not a terminal\nnext: re-run with --yes if you mean it"
+            ));
+        }
+        eprint!("About to {what} in {place}. Type 'yes' to continue: ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| format!("reading the answer: {e}"))?;
+        if answer.trim().eq_ignore_ascii_case("yes") {
+            Ok(())
+        } else {
+            Err(format!("not confirmed: nothing was changed ({what})"))
+        }
     }
 }
 
-fn store_err(e: shared::store::StoreError) -> Failure {
-    format!("DynamoDB: {e:?}")
+pub fn store_err(e: shared::store::StoreError) -> Failure {
+    use shared::store::StoreError as E;
+    match e {
+        E::Conflict => "the record changed while this command ran (another operator?), or it is not in the state this command expects; nothing was changed\nnext: look at it again (`opsctl partner show ...`) and re-run the command".into(),
+        E::Unavailable(d) => format!("DynamoDB is unavailable: {d}\nnext: check the target (--env / --stack-file), your AWS credentials and network, then re-run; nothing was changed"),
+        E::Internal(d) => format!("DynamoDB rejected the request: {d}"),
+    }
 }
 
-async fn create_table(ctx: &Ctx, template: &std::path::Path) -> Result<(), Failure> {
+async fn create_table(ctx: &Ctx, template: &std::path::Path) -> Result<Outcome, Failure> {
     let req = template::create_table(ctx.store.client(), template, ctx.store.table())?;
-    match req.send().await {
-        Ok(_) => {
-            eprintln!(
-                "table {} created from {}",
-                ctx.store.table(),
-                template.display()
-            );
-            Ok(())
-        }
+    let table = ctx.store.table().to_string();
+    let status = match req.send().await {
+        Ok(_) => "created",
         Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ResourceInUseException") => {
-            eprintln!("table {} already exists", ctx.store.table());
-            Ok(())
+            "exists"
         }
-        Err(e) => Err(format!(
-            "creating table: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-        )),
-    }
+        Err(e) => {
+            return Err(format!(
+                "creating table: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            ))
+        }
+    };
+    Ok(Outcome {
+        json: serde_json::json!({"table": table, "status": status}),
+        text: match status {
+            "created" => format!("table {table} created from {}", template.display()),
+            _ => format!("table {table} already exists"),
+        },
+    })
 }
 
 /// Make sure a secret holds a value `valid` accepts; otherwise create it or put `fresh()`.
@@ -294,9 +292,9 @@ async fn ensure_secret(
     }
 }
 
-async fn keys_init(ctx: &Ctx) -> Result<(), Failure> {
+async fn keys_init(ctx: &Ctx) -> Result<Outcome, Failure> {
     let signing = Ctx::secret_id(&ctx.target.signing_keys_secret_id, "signing-keys-secret-id")?;
-    let what = ensure_secret(
+    let s_what = ensure_secret(
         &ctx.secrets,
         &signing,
         |s| serde_json::from_str::<SigningKeySet>(s).is_ok_and(|k| !k.keys.is_empty()),
@@ -307,220 +305,55 @@ async fn keys_init(ctx: &Ctx) -> Result<(), Failure> {
         },
     )
     .await?;
-    eprintln!("signing keys secret {signing}: {what}");
     let link = Ctx::secret_id(&ctx.target.link_key_secret_id, "link-key-secret-id")?;
-    let what = ensure_secret(
+    let l_what = ensure_secret(
         &ctx.secrets,
         &link,
         |s| serde_json::from_str::<LinkKeyRecord>(s).is_ok_and(|k| k.bytes().is_ok()),
         || serde_json::to_string(&LinkKeyRecord::generate()).expect("serialises"),
     )
     .await?;
-    eprintln!("link key secret {link}: {what}");
-    Ok(())
-}
-
-fn urls(t: &Target) -> Result<(String, String), Failure> {
-    let base = t
-        .api_base_url
-        .clone()
-        .ok_or("no API base URL: pass --api-base-url (the stack's ApiBaseUrl output + /api/v1) or --stack-file")?;
-    let base = base.trim_end_matches('/').to_string();
-    let token = match &t.token_url {
-        Some(u) => u.clone(),
-        None => format!("{}/oauth/token", base.trim_end_matches("/api/v1")),
-    };
-    Ok((base, token))
-}
-
-async fn onboard(ctx: &Ctx, name: &str, subscriptions: &str) -> Result<Kit, Failure> {
-    let subs: Vec<Scope> = subscriptions
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            Scope::parse(s).ok_or_else(|| {
-                format!("unknown subscription {s:?}: use insurance, tracking, control_tower")
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let scopes = Scopes(subs.into_iter().collect());
-    if scopes.is_empty() {
-        return Err("give at least one subscription".into());
-    }
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("--name must not be empty".into());
-    }
-    let (api_base_url, token_url) = urls(&ctx.target)?;
-    let now = time_fmt::format(time_fmt::now());
-    let partner_id = format!("ptn_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
-    let client_id = format!("cli_{}", hex::encode(random_bytes::<12>()));
-    let client_secret = format!("cs_{}", B64U.encode(random_bytes::<32>()));
-    let api_token_key = hex::encode(random_bytes::<16>());
-    let subscriptions: Vec<String> = scopes.0.iter().map(|s| s.as_str().to_string()).collect();
-    let partner = PartnerRecord {
-        partner_id: partner_id.clone(),
-        name: name.to_string(),
-        status: "active".into(),
-        api_token_key: api_token_key.clone(),
-        created_at: now.clone(),
-    };
-    let client = ClientRecord {
-        client_id: client_id.clone(),
-        partner_id: partner_id.clone(),
-        secret_hash: hash_secret(&client_secret),
-        subscriptions: subscriptions.clone(),
-        status: "active".into(),
-        created_at: now,
-    };
-    ctx.store
-        .create_partner(&partner, &client)
-        .await
-        .map_err(store_err)?;
-    Ok(Kit {
-        partner_id,
-        client_id,
-        client_secret,
-        api_token_key,
-        subscriptions,
-        token_url,
-        api_base_url,
+    Ok(Outcome {
+        json: serde_json::json!({"signing_keys_secret": {"id": signing, "status": s_what}, "link_key_secret": {"id": link, "status": l_what}}),
+        text: format!("signing keys secret {signing}: {s_what}\nlink key secret {link}: {l_what}"),
     })
 }
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64U;
-use base64::Engine;
-
-fn write_private(path: &std::path::Path, text: &str) -> Result<(), Failure> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts
-        .open(path)
-        .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| format!("writing {}: {e}", path.display()))
-}
-
-fn print_product(p: &Product) {
-    println!(
-        "{:<16} {:<4} max item value {:>15}  premium {} bps, minimum {}",
-        p.product_code.as_str(),
-        p.currency,
-        p.max_item_value,
-        p.rule.premium_rate_bps,
-        p.rule.min_premium
-    );
-}
-
-async fn run(cli: Cli) -> Result<(), Failure> {
-    let ctx = Ctx::new(cli.target).await?;
+async fn run(cli: Cli) -> Result<Outcome, Failure> {
+    let ctx = Ctx::new(cli.target, cli.global).await?;
     match cli.command {
         Command::Table {
             command: TableCommand::Create { template },
         } => create_table(&ctx, &template).await,
-        Command::Keys {
-            command: KeysCommand::Init,
-        } => keys_init(&ctx).await,
-        Command::Product { command } => match command {
-            ProductCommand::Put {
-                code,
-                currency,
-                max_item_value,
-                premium_rate_bps,
-                min_premium,
-                json,
-            } => {
-                let product_code = ProductCode::parse(&code).map_err(|_| {
-                    format!("--code {code:?}: use 1 to 64 of a-z, 0-9, '-' and '_'")
-                })?;
-                let currency = currency.trim().to_ascii_uppercase();
-                if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(format!(
-                        "--currency {currency:?}: use an ISO 4217 code such as VND"
-                    ));
-                }
-                if max_item_value == 0 {
-                    return Err("--max-item-value must be at least 1".into());
-                }
-                let p = Product {
-                    product_code,
-                    currency,
-                    max_item_value,
-                    rule: PremiumRule {
-                        premium_rate_bps,
-                        min_premium,
-                    },
-                };
-                ctx.store.put_product(&p).await.map_err(store_err)?;
-                if json {
-                    println!("{}", serde_json::to_string(&p).expect("serialises"));
-                } else {
-                    print_product(&p);
-                }
-                Ok(())
-            }
-            ProductCommand::List { json } => {
-                let mut ps = ctx.store.products().await.map_err(store_err)?;
-                ps.sort_by(|a, b| a.product_code.as_str().cmp(b.product_code.as_str()));
-                if json {
-                    println!("{}", json!(ps));
-                } else {
-                    ps.iter().for_each(print_product);
-                }
-                Ok(())
-            }
+        Command::Keys { command } => match command {
+            KeysCommand::Init => keys_init(&ctx).await,
+            KeysCommand::Rotate { reason } => ops::keys_rotate(&ctx, reason).await,
         },
-        Command::Partner {
-            command:
-                PartnerCommand::Onboard {
-                    name,
-                    subscriptions,
-                    json,
-                    kit_file,
-                },
-        } => {
-            let kit = onboard(&ctx, &name, &subscriptions).await?;
-            let text = serde_json::to_string_pretty(&kit).expect("serialises");
-            if let Some(path) = &kit_file {
-                write_private(path, &text)?;
-            }
-            if json {
-                println!("{}", serde_json::to_string(&kit).expect("serialises"));
-            } else {
-                println!("Partner onboarded: {name}");
-                println!("  partner_id     {}", kit.partner_id);
-                println!("  client_id      {}", kit.client_id);
-                println!(
-                    "  client_secret  {}   (shown once; stored only as a hash)",
-                    kit.client_secret
-                );
-                println!("  api_token_key  {}", kit.api_token_key);
-                println!("  subscriptions  {}", kit.subscriptions.join(", "));
-                println!("  token_url      {}", kit.token_url);
-                println!("  api_base_url   {}", kit.api_base_url);
-                if let Some(p) = &kit_file {
-                    println!("  kit written to {}", p.display());
-                }
-            }
-            Ok(())
-        }
+        Command::Product { command } => ops::product(&ctx, command).await,
+        Command::Partner { command } => ops::partner(&ctx, command).await,
+        Command::Client { command } => ops::client(&ctx, command).await,
+        Command::Audit { command } => ops::audit(&ctx, command).await,
     }
 }
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli).await {
-        eprintln!("opsctl: {e}");
-        std::process::exit(1);
+    let json = cli.global.json;
+    match run(cli).await {
+        Ok(out) => {
+            if json {
+                println!("{}", out.json);
+            } else if !out.text.is_empty() {
+                println!("{}", out.text);
+            }
+        }
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({"error": e}));
+            }
+            eprintln!("opsctl: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -1,0 +1,218 @@
+"""Schemathesis hooks: fuzz the partner API as an authenticated partner, deep enough to reach
+the code behind the signature and the lookups.
+
+Loaded by scripts/fuzz through SCHEMATHESIS_HOOKS. Reads the partner's credentials kit (the JSON
+printed by `opsctl partner onboard --json`) from the file named by FUZZ_KIT.
+
+- Authentication: every /api/v1 request carries a real bearer token of the kit's client
+  (OAuth 2.0 client credentials; schemathesis renews it every 300 s, tokens live 3600 s), and
+  the token endpoint itself is called with the kit's HTTP Basic credentials, so the fuzzer
+  explores scopes and form parameters instead of stopping at 401.
+- Real deliveries: before the run, two deliveries are insured with the document's Submit
+  example (tracking numbers TN001 and FUZZ-<run>), both with premium 15000. About half of the
+  generated tracking numbers and policy ids (chosen by a hash of the generated case, so a seed
+  replays the same run) are replaced by these real ones, so Insert Tracking Detail walks the
+  state machine (on FUZZ-<run>), Cancel cancels (TN001), and the reads find something.
+- Signatures: every write body that has a `signature` gets the right one, as the contract
+  defines it: lowercase_hex(MD5(api_token_key + tracking_number + premium_amount)), with the
+  body's premium_amount (Submit) or 15000, the premium of the real deliveries (tracking, cancel).
+- Statistics: the status codes answered per operation are written to
+  target/fuzz/statistics.json (FUZZ_STATS) at the end of the run.
+"""
+
+import atexit
+import base64
+import collections
+import hashlib
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+
+import schemathesis
+
+with open(os.environ["FUZZ_KIT"], encoding="utf-8") as f:
+    KIT = json.load(f)
+
+API = KIT["api_base_url"].rstrip("/")
+PREMIUM = 15000
+STATS_PATH = os.environ.get("FUZZ_STATS", "target/fuzz/statistics.json")
+BASIC = "Basic " + base64.b64encode(
+    f"{KIT['client_id']}:{KIT['client_secret']}".encode()
+).decode()
+
+
+def _signature(tracking_number, premium):
+    text = f"{KIT['api_token_key']}{tracking_number}{premium}"
+    return hashlib.md5(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _call(method, url, body=None, headers=None):
+    data = None
+    headers = dict(headers or {})
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def _token():
+    req = urllib.request.Request(
+        KIT["token_url"],
+        data=urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(),
+        headers={"Authorization": BASIC, "Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp)["access_token"]
+
+
+def _seed():
+    """Insure the real deliveries; returns {tracking_number: policy_id}."""
+    token = _token()
+    known = {}
+    for tn in ["TN001", f"FUZZ-{int(time.time() * 1000)}"]:
+        body = {
+            "tracking_number": tn,
+            "product_code": "ahasme",
+            "customer_name": "Cong ty ABC",
+            "customer_phone": "+84 901 234 567",
+            "pickup_address": "1 Le Loi, District 1, Ho Chi Minh City",
+            "drop_up_address": "2 Trang Tien, Hoan Kiem, Ha Noi",
+            "type_of_goods": "electronics",
+            "cod_amount": 0,
+            "item_value": 3000000,
+            "premium_amount": PREMIUM,
+            "customer_email": "shop@abc.example.vn",
+            "order_created_time": "2022-04-06T06:05:00.528Z",
+            "goods_description": "Mobile phone",
+            "good_quantity": 1,
+            "signature": _signature(tn, PREMIUM),
+        }
+        status, reply = _call(
+            "POST", f"{API}/sme-deliveries", body, {"Authorization": f"Bearer {token}"}
+        )
+        if status in (200, 201):
+            known[tn] = reply["policy_id"]
+        elif status == 409:
+            # TN001 submitted earlier with another body (by an earlier run's fuzzing): read it.
+            status, reply = _call(
+                "GET", f"{API}/sme-deliveries/{tn}", headers={"Authorization": f"Bearer {token}"}
+            )
+            if status == 200 and reply["policy"]["premium_amount"] == PREMIUM:
+                known[tn] = reply["policy"]["policy_id"]
+        else:
+            raise RuntimeError(f"seeding {tn}: {status} {reply}")
+    return known
+
+
+KNOWN = _seed()
+KNOWN_ITEMS = sorted(KNOWN.items())
+
+
+def _pick(case_key, only=None):
+    """A real (tracking_number, policy_id) for about half of the cases, else None."""
+    h = zlib.crc32(case_key.encode("utf-8", "surrogatepass"))
+    if h % 2 == 0:
+        return None
+    items = [i for i in KNOWN_ITEMS if only is None or only(i[0])] or KNOWN_ITEMS
+    return items[(h // 2) % len(items)]
+
+
+# Cancel works on TN001 and tracking on the run's own delivery, so that an early cancellation
+# does not turn every later tracking update into 409 policy_cancelled.
+FOR_OPERATION = {
+    "/api/v1/sme-deliveries/cancel": lambda tn: tn == "TN001",
+    "/api/v1/tracking-details": lambda tn: tn != "TN001",
+}
+
+
+@schemathesis.auth().skip_for(path="/oauth/token")
+class ClientCredentials:
+    def get(self, case, ctx):
+        return _token()
+
+    def set(self, case, data, ctx):
+        case.headers = dict(case.headers or {})
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+@schemathesis.auth().apply_to(path="/oauth/token")
+class TokenEndpointBasic:
+    def get(self, case, ctx):
+        return BASIC
+
+    def set(self, case, data, ctx):
+        # Body credentials plus Basic is `invalid_request` by contract: keep the fuzzer's
+        # body credentials when it sends some, else authenticate with the kit's.
+        body = case.body if isinstance(case.body, dict) else {}
+        if "client_id" in body or "client_secret" in body:
+            return
+        case.headers = dict(case.headers or {})
+        case.headers.setdefault("Authorization", data)
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    path = case.operation.path
+    params = case.path_parameters
+    if params:
+        key = json.dumps(params, sort_keys=True, default=str)
+        real = _pick(key)
+        if real and "tracking_number" in params:
+            params["tracking_number"] = real[0]
+        if real and "policy_id" in params:
+            params["policy_id"] = real[1]
+    body = case.body
+    if not isinstance(body, dict) or "signature" not in body:
+        return
+    if path in ("/api/v1/tracking-details", "/api/v1/sme-deliveries/cancel"):
+        real = _pick(json.dumps(body, sort_keys=True, default=str), FOR_OPERATION[path])
+        if real:
+            body["tracking_number"] = real[0]
+            if "policy_id" in body:
+                body["policy_id"] = real[1]
+    tn = body.get("tracking_number")
+    premium = body.get("premium_amount", PREMIUM)
+    if isinstance(tn, str) and isinstance(premium, int) and not isinstance(premium, bool) and premium >= 0:
+        body["signature"] = _signature(tn, premium)
+
+
+STATS = collections.defaultdict(collections.Counter)
+REJECTIONS = collections.defaultdict(collections.Counter)
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    op = f"{case.method.upper()} {case.operation.path}"
+    STATS[op][str(response.status_code)] += 1
+    if 400 <= response.status_code < 500:
+        try:
+            body = response.json()
+        except Exception:
+            return
+        if isinstance(body, dict):
+            why = body.get("code") or body.get("error")
+            message = str(body.get("message") or body.get("error_description") or "")
+            # The field and the problem, without the values.
+            REJECTIONS[op][f"{response.status_code} {why}: {' '.join(message.split()[:4])}"] += 1
+
+
+@atexit.register
+def _write_stats():
+    os.makedirs(os.path.dirname(STATS_PATH) or ".", exist_ok=True)
+    out = {op: dict(sorted(c.items())) for op, c in sorted(STATS.items())}
+    out["total"] = sum(sum(c.values()) for c in STATS.values())
+    out["rejections"] = {
+        op: dict(c.most_common(15)) for op, c in sorted(REJECTIONS.items())
+    }
+    with open(STATS_PATH, "w", encoding="utf-8") as f:
+        json.dump(out, f, indent=2)
