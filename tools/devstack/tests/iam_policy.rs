@@ -197,6 +197,14 @@ fn required(binary: &str) -> BTreeSet<Grant> {
         &calls(&main_squeezed, "oauth::"),
     ));
     methods.extend(calls(&main_squeezed, "store."));
+    // The public certificate function enters through shared::certificate::Certificates.
+    if main_squeezed.contains("shared::certificate::Certificates") {
+        let certificate = functions_of(&read("shared/src/certificate/mod.rs"));
+        methods.extend(store_methods_reached(
+            &certificate,
+            &calls(&main_squeezed, "certificates."),
+        ));
+    }
 
     let mut out = BTreeSet::new();
     let mut seen = BTreeSet::new();
