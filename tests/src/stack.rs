@@ -144,7 +144,12 @@ impl Stack {
         static STARTING: Mutex<()> = Mutex::new(());
         let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         // An emulator that misses its start-up deadline on a loaded machine gets one more try.
-        let first = launch(workspace.clone(), target.clone(), bin_dir.clone(), extra_args);
+        let first = launch(
+            workspace.clone(),
+            target.clone(),
+            bin_dir.clone(),
+            extra_args,
+        );
         let result = match first {
             Err(why) if why.contains("did not answer") => {
                 eprintln!(

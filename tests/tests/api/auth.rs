@@ -430,9 +430,4 @@ async fn token_of_another_environment_is_rejected() {
         .await;
 }
 
-/// TODO(issue 4): `opsctl client revoke` is being added in parallel; once it lands, revoke a
-/// client here and assert that its next token request is 401 invalid_client and that its
-/// existing tokens stop working (or document the window until they expire).
-#[tokio::test]
-#[ignore = "needs opsctl client revoke (issue 4)"]
-async fn revoked_client_gets_no_token_and_its_tokens_stop_working() {}
+// A revoked client: tests/tests/api/ops.rs, revoke_refuses_new_tokens_at_once_and_issued_tokens_within_the_bound.
