@@ -372,46 +372,40 @@ fn codes_in_fn(text: &str, name: &str) -> BTreeSet<String> {
     out
 }
 
-/// Codes the gateway answers by itself (tools/devstack/src/responses.rs, mirrored by the
-/// template's gateway responses): code -> statuses.
+/// Codes the gateway answers by itself: the template's `GatewayResponses` (which devstack serves
+/// as they are): code -> statuses.
 fn gateway_codes() -> BTreeMap<String, BTreeSet<u16>> {
-    let text = source("tools/devstack/src/responses.rs");
-    let consts: BTreeMap<&str, &str> = [
-        ("OAUTH_INVALID_TOKEN", "invalid_token"),
-        ("OAUTH_INSUFFICIENT_SCOPE", "insufficient_scope"),
-    ]
-    .into_iter()
-    .collect();
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&source("infra/template.yaml")).expect("infra/template.yaml is YAML");
+    let responses = template["Resources"]["Api"]["Properties"]["GatewayResponses"]
+        .as_mapping()
+        .expect("the Api resource of infra/template.yaml has GatewayResponses");
     let mut out: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
-    let start = text
-        .find("pub const DEFINITIONS")
-        .expect("responses.rs has DEFINITIONS");
-    let table = &text[start..];
-    let table = &table[..table.find("\n];").expect("DEFINITIONS ends")];
-    for block in table.split("Definition {").skip(1) {
-        let block = &block[..block.find("},\n    Definition").unwrap_or(block.len())];
-        let status: u16 = block
-            .split("status: ")
-            .nth(1)
-            .and_then(|s| s.split(',').next())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no status in a Definition of responses.rs:\n{block}"));
-        let code = block
-            .split("\"code\":\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .map(str::to_string)
-            .or_else(|| {
-                consts
-                    .iter()
-                    .find(|(c, _)| block.contains(&format!("body: {c}")))
-                    .map(|(_, code)| code.to_string())
-            })
-            .unwrap_or_else(|| panic!("no code in a Definition of responses.rs:\n{block}"));
-        out.entry(code).or_default().insert(status);
+    for (name, r) in responses {
+        // DEFAULT_4XX / DEFAULT_5XX keep the status of whatever API Gateway rejected; they are
+        // catch-alls for gateway errors no route answers, not answers an operation documents.
+        if r.get("StatusCode").is_none() {
+            continue;
+        }
+        let status: u16 = match &r["StatusCode"] {
+            serde_yaml::Value::Number(n) => n.as_u64().map(|n| n as u16),
+            serde_yaml::Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+        .unwrap_or_else(|| panic!("GatewayResponses.{name:?} has no StatusCode"));
+        let body = r["ResponseTemplates"]["application/json"]
+            .as_str()
+            .unwrap_or_else(|| {
+                panic!("GatewayResponses.{name:?} has no application/json template")
+            });
+        let body: Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("GatewayResponses.{name:?} body is not JSON: {e}"));
+        let code = body["code"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or_else(|| panic!("GatewayResponses.{name:?} body has no code: {body}"));
+        out.entry(code.to_string()).or_default().insert(status);
     }
-    // API Gateway throttling (usage plans, account limits): not emulated by devstack.
-    out.entry("throttled".into()).or_default().insert(429);
     out
 }
 
