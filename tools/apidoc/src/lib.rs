@@ -297,6 +297,7 @@ if (pm.response.code === 200 || pm.response.code === 201) {
     let req = {};
     try { req = JSON.parse(pm.variables.replaceIn(pm.request.body ? pm.request.body.raw || '{}' : '{}')); } catch (e) { }
     if (res.policy_id) { pm.collectionVariables.set('policy_id', res.policy_id); }
+    if (res.url_certificate) { pm.collectionVariables.set('url_certificate', res.url_certificate); }
     if (req.premium_amount !== undefined) { pm.collectionVariables.set('premium_amount', String(req.premium_amount)); }
     if (res.premium_amount !== undefined) { pm.collectionVariables.set('premium_amount', String(res.premium_amount)); }
     if (res.policy && res.policy.policy_id) { pm.collectionVariables.set('policy_id', res.policy.policy_id); }
@@ -358,8 +359,12 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     let rel = rel
         .replace("{tracking_number}", "{{tracking_number}}")
         .replace("{policy_id}", "{{policy_id}}");
+    // The certificate lives outside /api/v1, at the link Submit answered (`url_certificate`).
+    let is_certificate = path.starts_with("/certificates/");
     let (host, segments): (String, Vec<String>) = if is_token {
         ("{{token_url}}".into(), vec![])
+    } else if is_certificate {
+        ("{{url_certificate}}".into(), vec![])
     } else {
         (
             "{{api_base_url}}".into(),
@@ -372,7 +377,8 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     let mut query = Vec::new();
     for p in op["parameters"].as_array().into_iter().flatten() {
         let p = deref(doc, p);
-        if p["in"] == "query" {
+        // The certificate's link is used as Submit answered it (append `.pdf` for the PDF).
+        if p["in"] == "query" && !is_certificate {
             let example = p.get("example").cloned().unwrap_or(Value::Null);
             let value = match example {
                 Value::String(s) => s,
@@ -608,6 +614,7 @@ pub fn postman_collection(doc: &Value) -> Value {
             {"key": "access_token_expires_at", "value": "0"},
             {"key": "tracking_number", "value": "PM-0001"},
             {"key": "policy_id", "value": ""},
+            {"key": "url_certificate", "value": ""},
             {"key": "premium_amount", "value": "15000"},
             {"key": "signature", "value": ""},
         ],
