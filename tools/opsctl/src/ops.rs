@@ -365,6 +365,30 @@ async fn commit(ctx: &Ctx, writes: Vec<OperatorWrite>, change: Change) -> Result
         .map_err(store_err)
 }
 
+/// Writes a changed client with its audit entry (the whole client view before and after).
+async fn commit_client(
+    ctx: &Ctx,
+    before: &ClientRecord,
+    next: &ClientRecord,
+    expect: Expect,
+    action: &'static str,
+    reason: Option<String>,
+) -> Result<(), Failure> {
+    commit(
+        ctx,
+        vec![OperatorWrite::client(next, expect).map_err(store_err)?],
+        Change {
+            action,
+            target: format!("client:{}", before.client_id),
+            partner_id: Some(before.partner_id.clone()),
+            before: Some(client_view(before)),
+            after: Some(client_view(next)),
+            reason,
+        },
+    )
+    .await
+}
+
 fn audit_view(a: &AuditRecord) -> Value {
     let parse = |s: &Option<String>| {
         s.as_deref()
@@ -853,19 +877,7 @@ pub async fn client(ctx: &Ctx, cmd: ClientCommand) -> Result<Outcome, Failure> {
                 next.previous_secret_until = None;
             }
             next.secret_hash = hash_secret(&secret);
-            commit(
-                ctx,
-                vec![OperatorWrite::client(&next, expect).map_err(store_err)?],
-                Change {
-                    action: "client.rotate-secret",
-                    target: format!("client:{client_id}"),
-                    partner_id: Some(c.partner_id.clone()),
-                    before: Some(client_view(&c)),
-                    after: Some(client_view(&next)),
-                    reason,
-                },
-            )
-            .await?;
+            commit_client(ctx, &c, &next, expect, "client.rotate-secret", reason).await?;
             let until = next.previous_secret_until.clone();
             Ok(Outcome {
                 json: json!({"client_id": client_id, "client_secret": secret, "previous_secret_valid_until": until}),
@@ -894,19 +906,7 @@ pub async fn client(ctx: &Ctx, cmd: ClientCommand) -> Result<Outcome, Failure> {
             next.status = CLIENT_REVOKED.into();
             next.previous_secret_hash = None;
             next.previous_secret_until = None;
-            commit(
-                ctx,
-                vec![OperatorWrite::client(&next, expect).map_err(store_err)?],
-                Change {
-                    action: "client.revoke",
-                    target: format!("client:{client_id}"),
-                    partner_id: Some(c.partner_id.clone()),
-                    before: Some(client_view(&c)),
-                    after: Some(client_view(&next)),
-                    reason,
-                },
-            )
-            .await?;
+            commit_client(ctx, &c, &next, expect, "client.revoke", reason).await?;
             Ok(Outcome {
                 json: json!({"client": client_view(&next), "changed": true}),
                 text: format!("client {client_id} revoked: the token endpoint refuses it now; its issued tokens are refused within 10 s"),
