@@ -180,7 +180,11 @@ fn main() {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            runtime.block_on(up(up_command))
+            let result = runtime.block_on(up(up_command));
+            // A read of stdin (--exit-on-stdin-close) sits on a blocking thread that only ends
+            // with the stream; dropping the runtime would wait for it forever.
+            runtime.shutdown_background();
+            result
         }
     };
     if let Err(e) = result {
