@@ -87,8 +87,57 @@ where
         None => Err(ApiError::NotFound(format!("No route for {route}."))),
         Some(scope) => match principal.require(scope) {
             Err(e) => Err(e),
-            Ok(()) => handler(meta.clone(), principal, req).await,
+            Ok(()) => within(REQUEST_DEADLINE, handler(meta.clone(), principal, req)).await,
         },
     };
     Ok(http::finish(&meta, Some(&partner_id), result))
+}
+
+/// How long an `/api/v1` request may run before it is answered 503 with `Retry-After`. Each SDK
+/// call is bounded (5 s, `config::sdk_config`), but a request makes up to three, plus retries on a
+/// version conflict; without this bound a slow DynamoDB would run into the function's 10 s timeout,
+/// which API Gateway answers 502 with no `Retry-After`. Abandoning the handler here leaves no
+/// half-done write: each write is one item or one transaction, and a retry of the same request
+/// is idempotent (contract: submit, tracking and cancel).
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// `handler`'s result, or `Unavailable` when it has not finished within `deadline`.
+async fn within<Fut>(deadline: std::time::Duration, handler: Fut) -> Result<Reply, ApiError>
+where
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    tokio::time::timeout(deadline, handler)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::Unavailable(format!(
+                "the request did not finish within {} ms",
+                deadline.as_millis()
+            )))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_request_past_its_deadline_is_a_503_not_a_lambda_timeout() {
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok((200, serde_json::json!({})))
+        };
+        let err = within(Duration::from_millis(20), slow).await.unwrap_err();
+        assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
+        assert_eq!(err.status(), 503);
+    }
+
+    #[tokio::test]
+    async fn a_request_within_its_deadline_keeps_its_result() {
+        let quick = async { Err(ApiError::InvalidCursor) };
+        assert_eq!(
+            within(Duration::from_secs(1), quick).await.unwrap_err(),
+            ApiError::InvalidCursor
+        );
+    }
 }
