@@ -66,7 +66,8 @@ impl Runtime {
 }
 
 /// Serve one `/api/v1` request: establish the caller, check the route's scope before reading the
-/// body, run the handler, answer and log. Never fails: every error becomes a response.
+/// body, run the handler (at most `REQUEST_DEADLINE`), answer and log. Never fails: every error
+/// becomes a response.
 pub async fn api_request<F, Fut>(
     req: Request,
     scope_of: fn(&str) -> Option<Scope>,
@@ -76,21 +77,7 @@ where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    let meta = RequestMeta::of(&req);
-    let principal = match http::principal(&req) {
-        Ok(p) => p,
-        Err(e) => return Ok(http::finish(&meta, None, Err(e))),
-    };
-    let partner_id = principal.partner_id.clone();
-    let route = meta.route();
-    let result = match scope_of(&route) {
-        None => Err(ApiError::NotFound(format!("No route for {route}."))),
-        Some(scope) => match principal.require(scope) {
-            Err(e) => Err(e),
-            Ok(()) => within(REQUEST_DEADLINE, handler(meta.clone(), principal, req)).await,
-        },
-    };
-    Ok(http::finish(&meta, Some(&partner_id), result))
+    Ok(serve(REQUEST_DEADLINE, req, scope_of, handler).await)
 }
 
 /// How long an `/api/v1` request may run before it is answered 503 with `Retry-After`. Each SDK
@@ -101,19 +88,38 @@ where
 /// is idempotent (contract: submit, tracking and cancel).
 pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
-/// `handler`'s result, or `Unavailable` when it has not finished within `deadline`.
-async fn within<Fut>(deadline: std::time::Duration, handler: Fut) -> Result<Reply, ApiError>
+async fn serve<F, Fut>(
+    deadline: std::time::Duration,
+    req: Request,
+    scope_of: fn(&str) -> Option<Scope>,
+    handler: F,
+) -> Response<Body>
 where
+    F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    tokio::time::timeout(deadline, handler)
-        .await
-        .unwrap_or_else(|_| {
-            Err(ApiError::Unavailable(format!(
-                "the request did not finish within {} ms",
-                deadline.as_millis()
-            )))
-        })
+    let meta = RequestMeta::of(&req);
+    let principal = match http::principal(&req) {
+        Ok(p) => p,
+        Err(e) => return http::finish(&meta, None, Err(e)),
+    };
+    let partner_id = principal.partner_id.clone();
+    let route = meta.route();
+    let result = match scope_of(&route) {
+        None => Err(ApiError::NotFound(format!("No route for {route}."))),
+        Some(scope) => match principal.require(scope) {
+            Err(e) => Err(e),
+            Ok(()) => tokio::time::timeout(deadline, handler(meta.clone(), principal, req))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ApiError::Unavailable(format!(
+                        "the request did not finish within {} ms",
+                        deadline.as_millis()
+                    )))
+                }),
+        },
+    };
+    http::finish(&meta, Some(&partner_id), result)
 }
 
 #[cfg(test)]
@@ -121,23 +127,44 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A real API Gateway event of an authorized `/api/v1` route (`events/`, as `cargo lambda invoke` sends it).
+    fn list_request() -> Request {
+        lambda_http::request::from_str(include_str!("../../events/control-tower-list.json"))
+            .expect("a REST proxy event")
+    }
+
+    fn control_tower(_: &str) -> Option<Scope> {
+        Some(Scope::ControlTower)
+    }
+
     #[tokio::test]
     async fn a_request_past_its_deadline_is_a_503_not_a_lambda_timeout() {
-        let slow = async {
+        let slow = |_, _, _| async {
             tokio::time::sleep(Duration::from_secs(5)).await;
             Ok((200, serde_json::json!({})))
         };
-        let err = within(Duration::from_millis(20), slow).await.unwrap_err();
-        assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
-        assert_eq!(err.status(), 503);
+        let resp = serve(
+            Duration::from_millis(20),
+            list_request(),
+            control_tower,
+            slow,
+        )
+        .await;
+        assert_eq!(resp.status(), 503);
+        assert_eq!(
+            resp.headers()["retry-after"],
+            crate::error::RETRY_AFTER_SECONDS.to_string().as_str()
+        );
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(body["code"], "service_unavailable", "{body}");
     }
 
     #[tokio::test]
     async fn a_request_within_its_deadline_keeps_its_result() {
-        let quick = async { Err(ApiError::InvalidCursor) };
-        assert_eq!(
-            within(Duration::from_secs(1), quick).await.unwrap_err(),
-            ApiError::InvalidCursor
-        );
+        let quick = |_, _, _| async { Err(ApiError::InvalidCursor) };
+        let resp = serve(Duration::from_secs(1), list_request(), control_tower, quick).await;
+        assert_eq!(resp.status(), ApiError::InvalidCursor.status());
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(body["code"], ApiError::InvalidCursor.code(), "{body}");
     }
 }

@@ -527,6 +527,35 @@ impl Partner {
         }
     }
 
+    /// Submits new deliveries of product `code` at `item_value` with `premium` until one is
+    /// accepted: a product change reaches a warm instance only when its product cache (60 s)
+    /// turns over, and until then the only acceptable answer is `400 premium_mismatch`. Fails
+    /// after `within`.
+    pub async fn submit_until_premium_accepted(
+        &self,
+        code: &str,
+        item_value: i64,
+        premium: i64,
+        within: Duration,
+    ) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let mut body = self.submit_body_for(&unique_tn(), item_value, premium);
+            body["product_code"] = json!(code);
+            let resp = self.submit(&body).await;
+            if resp.status == 201 {
+                return;
+            }
+            resp.expect_error(400, "premium_mismatch");
+            if std::time::Instant::now() > deadline {
+                resp.fail(&format!(
+                    "the updated premium rule of {code} did not apply within {within:?}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
     /// A new delivery (status `created`, policy `active`).
     pub async fn create_delivery(&self) -> Delivery {
         self.create_from(self.submit_body()).await

@@ -416,20 +416,8 @@ async fn products_create_update_list_and_policies_keep_their_terms() {
     assert_eq!(stored["policy"]["premium_rate_bps"], 100, "{stored}");
     assert_eq!(stored["policy"]["premium_amount"], 5_000, "{stored}");
     // New submissions get the new rule once the product cache (60 s) has turned over.
-    let start = Instant::now();
-    loop {
-        let mut body = p.submit_body_for(&unique_tn(), 500_000, 10_000);
-        body["product_code"] = json!(code);
-        let resp = p.submit(&body).await;
-        if resp.status == 201 {
-            break;
-        }
-        resp.expect_error(400, "premium_mismatch");
-        if start.elapsed() > Duration::from_secs(75) {
-            resp.fail("the updated product did not apply within 75 s");
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
+    p.submit_until_premium_accepted(&code, 500_000, 10_000, Duration::from_secs(75))
+        .await;
     let entries = audit_for(&format!("product:{code}")).await;
     let e = &entries[0];
     assert_eq!(e["action"], "product.update");

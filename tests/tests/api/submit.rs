@@ -725,20 +725,9 @@ async fn an_updated_product_rule_applies_to_new_submissions() {
 
     put_product(&code, "VND", 1_000_000, 200, 10).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    loop {
-        // The new rule: 2% of 500_000 = 10_000.
-        let mut body = p.submit_body_for(&unique_tn(), 500_000, 10_000);
-        body["product_code"] = json!(code);
-        let resp = p.submit(&body).await;
-        if resp.status == 201 {
-            break;
-        }
-        resp.expect_error(400, "premium_mismatch");
-        if std::time::Instant::now() > deadline {
-            resp.fail("the updated premium rule did not apply within 90 s");
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    }
+    // The new rule: 2% of 500_000 = 10_000.
+    p.submit_until_premium_accepted(&code, 500_000, 10_000, std::time::Duration::from_secs(90))
+        .await;
     // Each warm function instance keeps its own cache, so the old rule may still be accepted by
     // another instance until its cache expires: poll until the old premium is refused too.
     loop {

@@ -7,7 +7,7 @@ use blackbox::workload::{query_delivery, reconcile, run};
 use blackbox::{event, Partner, Resp};
 use serde_json::Value;
 
-use crate::{fault_counts, fault_stack, is_503_with_retry_after, set_faults, TURN};
+use crate::{env_usize, fault_counts, is_503_with_retry_after, set_faults, take_turn};
 
 /// Retries a call on 503 + Retry-After (faults off by then), as a partner would.
 async fn until_not_503<F, Fut>(mut f: F) -> Resp
@@ -49,9 +49,7 @@ fn injected(counts: &Value) -> u64 {
 /// was reset after the write): the SDK's retry, or the partner's, must end in the one result.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_applied_but_whose_answer_was_lost_ends_in_one_consistent_result() {
-    let _turn = TURN.lock().await;
-    let Some(fs) = fault_stack() else {
-        eprintln!("skipped: PARTNER_API_BASE_URL points at an external stack");
+    let Some((_turn, fs)) = take_turn().await else {
         return;
     };
     let stack = &fs.stack;
@@ -147,17 +145,12 @@ async fn a_write_applied_but_whose_answer_was_lost_ends_in_one_consistent_result
 /// answer is reconciled with what is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn under_dynamodb_faults_every_call_succeeds_or_is_503_and_nothing_is_lost_or_doubled() {
-    let _turn = TURN.lock().await;
-    let Some(fs) = fault_stack() else {
-        eprintln!("skipped: PARTNER_API_BASE_URL points at an external stack");
+    let Some((_turn, fs)) = take_turn().await else {
         return;
     };
     let stack = &fs.stack;
     set_faults(stack, "dynamodb", "off").await;
-    let lifecycles = std::env::var("FAULT_DELIVERIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
+    let lifecycles = env_usize("FAULT_DELIVERIES", 48);
     let p = Arc::new(Partner::from_kit(
         blackbox::partner::onboard_kit_json_on(stack, "faults").await,
     ));

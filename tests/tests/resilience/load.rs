@@ -7,20 +7,11 @@ use std::time::Duration;
 use blackbox::workload::{reconcile, run};
 use blackbox::Partner;
 
-use crate::{fault_counts, fault_stack, set_faults, TURN};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use crate::{env_usize, fault_counts, set_faults, take_turn};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn load_run_loses_and_doubles_nothing() {
-    let _turn = TURN.lock().await;
-    let Some(fs) = fault_stack() else {
-        eprintln!("skipped: PARTNER_API_BASE_URL points at an external stack");
+    let Some((_turn, fs)) = take_turn().await else {
         return;
     };
     let stack = &fs.stack;

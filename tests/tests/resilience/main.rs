@@ -62,6 +62,25 @@ pub fn fault_stack() -> Option<&'static FaultStack> {
         .as_ref()
 }
 
+/// The fault stack for one test at a time (faults are stack-wide); `None`, after saying the test
+/// is skipped, when the tests run against an external stack.
+pub async fn take_turn() -> Option<(tokio::sync::MutexGuard<'static, ()>, &'static FaultStack)> {
+    let turn = TURN.lock().await;
+    let Some(fs) = fault_stack() else {
+        eprintln!("skipped: PARTNER_API_BASE_URL points at an external stack");
+        return None;
+    };
+    Some((turn, fs))
+}
+
+/// A count from the environment (`FAULT_DELIVERIES`, `LOAD_CLIENTS`, ...), else `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Sets the faults of one proxy (`dynamodb` or `secretsmanager`); returns its counts so far.
 pub async fn set_faults(stack: &Stack, service: &str, spec: &str) -> Value {
     let url = proxy(stack, service);
@@ -165,9 +184,7 @@ async fn cold_start(stack: &Stack) -> (Vec<String>, Vec<String>) {
 
 #[tokio::test]
 async fn secrets_manager_unreachable_at_cold_start_is_503_and_nothing_is_written() {
-    let _turn = TURN.lock().await;
-    let Some(fs) = fault_stack() else {
-        eprintln!("skipped: PARTNER_API_BASE_URL points at an external stack");
+    let Some((_turn, fs)) = take_turn().await else {
         return;
     };
     for line in &fs.cold_start_log {

@@ -114,18 +114,8 @@ pub enum ClientCommand {
 pub enum ProductCommand {
     /// Create a product (fails if the code exists).
     Create {
-        #[arg(long)]
-        code: String,
-        /// ISO 4217 currency code; amounts are integers in its smallest unit.
-        #[arg(long)]
-        currency: String,
-        #[arg(long)]
-        max_item_value: u64,
-        /// Premium rate on item_value in basis points (50 = 0.5 %).
-        #[arg(long)]
-        premium_rate_bps: u32,
-        #[arg(long)]
-        min_premium: u64,
+        #[command(flatten)]
+        terms: ProductTerms,
         #[arg(long)]
         reason: Option<String>,
     },
@@ -146,19 +136,40 @@ pub enum ProductCommand {
     },
     /// Create or replace a product (idempotent; used by the local stack's setup).
     Put {
-        #[arg(long)]
-        code: String,
-        #[arg(long)]
-        currency: String,
-        #[arg(long)]
-        max_item_value: u64,
-        #[arg(long)]
-        premium_rate_bps: u32,
-        #[arg(long)]
-        min_premium: u64,
+        #[command(flatten)]
+        terms: ProductTerms,
     },
     /// List products.
     List,
+}
+
+/// A product's whole terms, as `product create` and `product put` take them.
+#[derive(clap::Args)]
+pub struct ProductTerms {
+    #[arg(long)]
+    code: String,
+    /// ISO 4217 currency code; amounts are integers in its smallest unit.
+    #[arg(long)]
+    currency: String,
+    #[arg(long)]
+    max_item_value: u64,
+    /// Premium rate on item_value in basis points (50 = 0.5 %).
+    #[arg(long)]
+    premium_rate_bps: u32,
+    #[arg(long)]
+    min_premium: u64,
+}
+
+impl ProductTerms {
+    fn product(&self) -> Result<Product, String> {
+        build_product(
+            &self.code,
+            &self.currency,
+            self.max_item_value,
+            self.premium_rate_bps,
+            self.min_premium,
+        )
+    }
 }
 
 #[derive(Subcommand)]
@@ -1021,21 +1032,9 @@ fn product_json(p: &Product) -> Value {
 
 pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure> {
     match cmd {
-        ProductCommand::Create {
-            code,
-            currency,
-            max_item_value,
-            premium_rate_bps,
-            min_premium,
-            reason,
-        } => {
-            let p = build_product(
-                &code,
-                &currency,
-                max_item_value,
-                premium_rate_bps,
-                min_premium,
-            )?;
+        ProductCommand::Create { terms, reason } => {
+            let p = terms.product()?;
+            let code = terms.code;
             if ctx.store.product(&code).await.map_err(store_err)?.is_some() {
                 return Err(format!("product {code} exists\nnext: `opsctl product update --code {code} ...` changes its terms"));
             }
@@ -1107,20 +1106,9 @@ pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure>
                 ),
             })
         }
-        ProductCommand::Put {
-            code,
-            currency,
-            max_item_value,
-            premium_rate_bps,
-            min_premium,
-        } => {
-            let p = build_product(
-                &code,
-                &currency,
-                max_item_value,
-                premium_rate_bps,
-                min_premium,
-            )?;
+        ProductCommand::Put { terms } => {
+            let p = terms.product()?;
+            let code = terms.code;
             let old = ctx.store.product(&code).await.map_err(store_err)?;
             if old.as_ref() != Some(&p) {
                 let expect = if old.is_some() {
