@@ -4,25 +4,42 @@
 //! reports them (`dynamodb_round_trips`, `dynamodb_read_units`, `dynamodb_write_units`,
 //! `secretsmanager_round_trips`), and `scripts/bench` reads them from there.
 //!
+//! `dynamodb_ms` is the time the request's DynamoDB attempts took, each from going on the wire to
+//! its answer read (or its failure), added up: the request's `latency_ms` less `dynamodb_ms` is
+//! the handler's own time (serialising and signing requests included), measured per request.
+//!
 //! Consumed capacity is what DynamoDB itself reports (`ReturnConsumedCapacity=TOTAL`, which the
 //! interceptor sets on every data-plane call: free, and a few bytes in the response), so the logs
 //! show the request units that are billed, not an estimate. A write whose condition fails reports
 //! no capacity through the SDK (DynamoDB still bills it), so such requests under-count.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
-    BeforeTransmitInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 static DYNAMODB_ROUND_TRIPS: AtomicU32 = AtomicU32::new(0);
 static SECRETSMANAGER_ROUND_TRIPS: AtomicU32 = AtomicU32::new(0);
 /// Capacity units in thousandths (DynamoDB reports multiples of 0.5).
 static READ_MILLIUNITS: AtomicU64 = AtomicU64::new(0);
 static WRITE_MILLIUNITS: AtomicU64 = AtomicU64::new(0);
+/// Time of the DynamoDB attempts, in microseconds.
+static DYNAMODB_MICROS: AtomicU64 = AtomicU64::new(0);
+
+/// When the current attempt of an operation went on the wire. Kept in that operation's config
+/// bag, so that operations running side by side each time their own attempts.
+#[derive(Debug, Clone)]
+struct SentAt(Instant);
+
+impl Storable for SentAt {
+    type Storer = StoreReplace<Self>;
+}
 
 /// Which service a client talks to (the interceptor trait is the same for every SDK crate).
 #[derive(Debug, Clone, Copy)]
@@ -106,12 +123,31 @@ impl Intercept for CountRoundTrips {
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         match self.0 {
-            Service::DynamoDb => DYNAMODB_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed),
-            Service::SecretsManager => SECRETSMANAGER_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed),
+            Service::DynamoDb => {
+                DYNAMODB_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+                cfg.interceptor_state().store_put(SentAt(Instant::now()));
+            }
+            Service::SecretsManager => {
+                SECRETSMANAGER_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+            }
         };
+        Ok(())
+    }
+
+    /// After every attempt, answered or not (a timeout or a reset counts its time too).
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(SentAt(sent)) = cfg.load::<SentAt>() {
+            let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+            DYNAMODB_MICROS.fetch_add(micros, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -146,6 +182,7 @@ pub fn reset() {
     SECRETSMANAGER_ROUND_TRIPS.store(0, Ordering::Relaxed);
     READ_MILLIUNITS.store(0, Ordering::Relaxed);
     WRITE_MILLIUNITS.store(0, Ordering::Relaxed);
+    DYNAMODB_MICROS.store(0, Ordering::Relaxed);
 }
 
 /// DynamoDB round trips since the last `reset`.
@@ -166,4 +203,9 @@ pub fn dynamodb_read_units() -> f64 {
 /// DynamoDB write capacity units (on demand: write request units) since the last `reset`.
 pub fn dynamodb_write_units() -> f64 {
     WRITE_MILLIUNITS.load(Ordering::Relaxed) as f64 / 1000.0
+}
+
+/// Milliseconds the DynamoDB attempts took since the last `reset` (see the module's comment).
+pub fn dynamodb_ms() -> f64 {
+    DYNAMODB_MICROS.load(Ordering::Relaxed) as f64 / 1000.0
 }

@@ -291,19 +291,20 @@ pub fn respond(
 ) -> lambda_http::Response<lambda_http::Body> {
     let latency_ms = meta.elapsed_ms();
     let dynamodb_round_trips = crate::metrics::dynamodb_round_trips();
+    let dynamodb_ms = crate::metrics::dynamodb_ms();
     let dynamodb_read_units = crate::metrics::dynamodb_read_units();
     let dynamodb_write_units = crate::metrics::dynamodb_write_units();
     let secretsmanager_round_trips = crate::metrics::secretsmanager_round_trips();
     let (status, body) = match &result {
         Ok((body, partner_id)) => {
-            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id = %partner_id, status = 200, latency_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token issued");
+            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id = %partner_id, status = 200, latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token issued");
             (200, body.clone())
         }
         Err(e) => {
             if e.status() >= 500 {
-                tracing::error!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), detail = %e.log_detail(), latency_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token request failed");
+                tracing::error!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), detail = %e.log_detail(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token request failed");
             } else {
-                tracing::info!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), error = %e.log_detail(), latency_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token request rejected");
+                tracing::info!(request_id = %meta.request_id, route = %meta.route(), status = e.status(), error = %e.log_detail(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "token request rejected");
             }
             (e.status(), e.body())
         }

@@ -201,19 +201,20 @@ impl Certificates {
 
         let latency_ms = meta.elapsed_ms();
         let dynamodb_round_trips = crate::metrics::dynamodb_round_trips();
+        let dynamodb_ms = crate::metrics::dynamodb_ms();
         let route = meta.route();
         let response = match result {
             Ok(rendered) => {
                 let status = rendered.status();
-                tracing::info!(request_id = %meta.request_id, route = %route, status, format = format.as_str(), latency_ms, render_ms, dynamodb_round_trips, "request");
+                tracing::info!(request_id = %meta.request_id, route = %route, status, format = format.as_str(), latency_ms, render_ms, dynamodb_ms, dynamodb_round_trips, "request");
                 rendered.into_response(format, &meta.request_id)
             }
             Err(err) => {
                 let status = err.status();
                 if status >= 500 {
-                    tracing::error!(request_id = %meta.request_id, route = %route, status, code = err.code(), detail = %err.log_detail(), latency_ms, dynamodb_round_trips, "request failed");
+                    tracing::error!(request_id = %meta.request_id, route = %route, status, code = err.code(), detail = %err.log_detail(), latency_ms, dynamodb_ms, dynamodb_round_trips, "request failed");
                 } else {
-                    tracing::info!(request_id = %meta.request_id, route = %route, status, code = err.code(), latency_ms, dynamodb_round_trips, "request rejected");
+                    tracing::info!(request_id = %meta.request_id, route = %route, status, code = err.code(), latency_ms, dynamodb_ms, dynamodb_round_trips, "request rejected");
                 }
                 error_response(&err, &meta.request_id, wants_html)
             }

@@ -8,6 +8,7 @@ mod certificate;
 mod control_tower;
 mod gateway;
 mod kit;
+mod logs;
 mod ops;
 mod races;
 mod submit;
