@@ -446,6 +446,12 @@ impl<'a> Phase<'a> {
             handler: report::Stats::of(
                 &logs.iter().filter_map(|l| l.latency_ms).collect::<Vec<_>>(),
             ),
+            own: report::Stats::of(
+                &logs
+                    .iter()
+                    .filter_map(|l| Some(l.latency_ms? - l.dynamodb_ms?))
+                    .collect::<Vec<_>>(),
+            ),
             floor: report::Stats::of(&floor_ms),
             floor_ops: floor_ops.to_string(),
             round_trips: logs.iter().map(|l| l.dynamodb_round_trips).collect(),

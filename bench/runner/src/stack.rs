@@ -129,8 +129,10 @@ pub struct RequestLog {
     pub read_units: f64,
     pub write_units: f64,
     pub secrets_round_trips: f64,
-    /// The handler's own time (request parsed → response built), as the function logged it.
+    /// The handler's time (request parsed → response built), as the function logged it.
     pub latency_ms: Option<f64>,
+    /// The time of the request's DynamoDB attempts within it (`dynamodb_ms`).
+    pub dynamodb_ms: Option<f64>,
 }
 
 fn fields(v: &Value) -> &Value {
@@ -156,6 +158,7 @@ pub fn request_logs(lines: &[String]) -> Vec<RequestLog> {
                 write_units: f["dynamodb_write_units"].as_f64().unwrap_or(0.0),
                 secrets_round_trips: f["secretsmanager_round_trips"].as_f64().unwrap_or(0.0),
                 latency_ms: f["latency_ms"].as_f64(),
+                dynamodb_ms: f["dynamodb_ms"].as_f64(),
             })
         })
         .collect()
