@@ -137,16 +137,19 @@ impl Intercept for CountRoundTrips {
         Ok(())
     }
 
-    /// After every attempt, answered or not (a timeout or a reset counts its time too).
+    /// After every attempt, answered or not (a timeout or a reset counts its time too). The start
+    /// is taken out of the bag, so that an attempt that fails before it is sent cannot count a
+    /// previous attempt's time (and the backoff since) again.
     fn read_after_attempt(
         &self,
         _context: &FinalizerInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        if let Some(SentAt(sent)) = cfg.load::<SentAt>() {
+        if let Some(SentAt(sent)) = cfg.load::<SentAt>().cloned() {
             let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
             DYNAMODB_MICROS.fetch_add(micros, Ordering::Relaxed);
+            cfg.interceptor_state().unset::<SentAt>();
         }
         Ok(())
     }
