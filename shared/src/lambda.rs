@@ -88,6 +88,7 @@ where
 /// is idempotent (contract: submit, tracking and cancel).
 pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
+/// `api_request` with the deadline as a parameter, so that its tests can use a short one.
 async fn serve<F, Fut>(
     deadline: std::time::Duration,
     req: Request,

@@ -44,7 +44,8 @@ fn number(fields: &Value, name: &str) -> f64 {
 #[tokio::test]
 async fn each_request_line_gives_its_dynamodb_round_trips_units_and_time() {
     let p = Partner::demo().await;
-    let resp = p.submit(&p.submit_body()).await;
+    let body = p.submit_body();
+    let resp = p.submit(&body).await;
     resp.expect(201);
     let f = request_line("deliveries", &resp).await;
     assert_eq!(f["status"], 201, "{f}");
@@ -58,8 +59,18 @@ async fn each_request_line_gives_its_dynamodb_round_trips_units_and_time() {
         "{f}"
     );
 
-    // A request refused before any storage read (a tracking number that cannot exist): no round
-    // trip, and so no DynamoDB time.
+    // A read of that delivery: its Query is timed too.
+    let resp = p
+        .delivery(body["tracking_number"].as_str().expect("a tracking number"))
+        .await;
+    resp.expect(200);
+    let f = request_line("control-tower", &resp).await;
+    assert!(number(&f, "dynamodb_round_trips") >= 1.0, "{f}");
+    assert!(number(&f, "dynamodb_ms") > 0.0, "{f}");
+
+    // Then, on the control tower function now warm with that read's counts, a request refused
+    // before any storage read (a tracking number that cannot exist): no round trip and no
+    // DynamoDB time, so each request's counts start from zero.
     let resp = p.delivery(&"A".repeat(65)).await;
     resp.expect_error(404, "not_found");
     let f = request_line("control-tower", &resp).await;
