@@ -4,11 +4,11 @@
 //!
 //! What the code calls is read from the source, not from a hand-kept list:
 //! - a function crate (`functions/<Binary>/src/main.rs`) enters the shared code through
-//!   `app.<method>(` (shared/src/service.rs) and `oauth::<fn>(` (shared/src/oauth.rs), and reads
+//!   `app.<method>(` (shared/src/service/, one file per use case) and `oauth::<fn>(` (shared/src/oauth.rs), and reads
 //!   secrets through `signing_keys()` (signing keys) and `into_app()` / `link_keys()` (link key);
 //! - those functions reach the store through `store.<method>(` (following `self.<fn>(` calls in
 //!   the same file);
-//! - a store method's SDK operations are the calls in its body (shared/src/store/mod.rs),
+//! - a store method's SDK operations are the calls in its body (shared/src/store/),
 //!   following `self.<helper>(`; a query with `.index_name(` uses the `keys::BY_*` indexes
 //!   its body names.
 //!
@@ -47,6 +47,40 @@ fn root() -> PathBuf {
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// A module's source: the file itself, or every `.rs` file under the directory (sorted, each cut
+/// before its `#[cfg(test)]`), so that a module split into use-case files reads as one.
+fn read_module(rel: &str) -> String {
+    let path = root().join(rel);
+    if !path.is_dir() {
+        return read(rel);
+    }
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("directory entry").path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&path, &mut files);
+    files
+        .iter()
+        .map(|f| {
+            let text =
+                std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            text.split("#[cfg(test)]").next().unwrap().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The source without whitespace, cut before `#[cfg(test)]`, split into functions by name.
@@ -130,7 +164,7 @@ fn store_grants(
     }
     let body = store
         .get(method)
-        .unwrap_or_else(|| panic!("store method {method} not found in shared/src/store/mod.rs"));
+        .unwrap_or_else(|| panic!("store method {method} not found in shared/src/store/"));
     for (call, action) in OPERATIONS {
         if !body.contains(call) {
             continue;
@@ -175,9 +209,9 @@ fn store_grants(
 fn required(binary: &str) -> BTreeSet<Grant> {
     let main = read(&format!("functions/{binary}/src/main.rs"));
     let main_squeezed: String = main.chars().filter(|c| !c.is_whitespace()).collect();
-    let service = functions_of(&read("shared/src/service.rs"));
+    let service = functions_of(&read_module("shared/src/service"));
     let oauth = functions_of(&read("shared/src/oauth.rs"));
-    let store = functions_of(&read("shared/src/store/mod.rs"));
+    let store = functions_of(&read_module("shared/src/store"));
     let indexes: BTreeMap<String, String> = read("shared/src/store/keys.rs")
         .lines()
         .filter_map(|l| {

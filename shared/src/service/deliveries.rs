@@ -1,0 +1,184 @@
+//! API #1 Submit SME Delivery and API #3 Cancel SME Delivery Order (scope `insurance`).
+
+use serde_json::{json, Map, Value};
+
+use super::{App, Reply, CONFLICT_ATTEMPTS};
+use crate::auth::{Principal, Scope};
+use crate::domain::{CancelRequest, DeliveryStatus, PolicyStatus, Submission};
+use crate::error::ApiError;
+use crate::store::{DeliveryRecord, Inserted, PolicyRecord, StoreError};
+use crate::time_fmt;
+
+impl App {
+    /// API #1 Submit SME Delivery.
+    pub async fn submit(
+        &self,
+        p: &Principal,
+        body: &Map<String, Value>,
+        base_url: &str,
+    ) -> Result<Reply, ApiError> {
+        p.require(Scope::Insurance)?;
+        let (submission, sig) = Submission::parse(body)?;
+        let caller = self.caller(p).await?;
+        self.check_signature(
+            p,
+            &caller,
+            submission.tracking_number.as_str(),
+            submission.premium_amount,
+            &sig,
+        )
+        .await?;
+        let fingerprint = submission.fingerprint();
+        let checked = match self.product(submission.product_code.as_str()).await {
+            Ok(product) => product
+                .check(submission.item_value, submission.premium_amount)
+                .map(|()| product),
+            Err(e) => Err(e),
+        };
+        let product = match checked {
+            Ok(product) => product,
+            Err(
+                e @ (ApiError::UnknownProduct(_)
+                | ApiError::ItemValueTooHigh { .. }
+                | ApiError::PremiumMismatch { .. }),
+            ) => {
+                // A retry of a submission accepted under earlier product terms is still a safe retry.
+                let tn = submission.tracking_number.as_str();
+                return match self.store.delivery(&p.partner_id, tn).await? {
+                    Some(existing) if existing.fingerprint == fingerprint => {
+                        self.retried(p, &existing, base_url).await
+                    }
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+
+        let now = time_fmt::format(time_fmt::now());
+        let record = DeliveryRecord {
+            partner_id: p.partner_id.clone(),
+            fingerprint: fingerprint.clone(),
+            policy: PolicyRecord {
+                policy_id: format!("pol_{}", ulid::Ulid::new().to_string().to_ascii_lowercase()),
+                policy_status: PolicyStatus::Active,
+                premium_amount: submission.premium_amount,
+                currency: product.currency.clone(),
+                product_code: product.product_code.as_str().to_string(),
+                premium_rate_bps: product.rule.premium_rate_bps,
+                min_premium: product.rule.min_premium,
+                max_item_value: product.max_item_value,
+                issued_at: now.clone(),
+                cancellation: None,
+                cancelled_at: None,
+            },
+            submission,
+            delivery_status: DeliveryStatus::Created,
+            created_at: now.clone(),
+            updated_at: now,
+            version: 1,
+            event_ids: vec![],
+        };
+        // Make sure the certificate link can be produced before anything is written.
+        let url = self
+            .certificate_url(base_url, &p.partner_id, &record.policy.policy_id)
+            .await?;
+        match self.store.insert_delivery(&record).await? {
+            Inserted::Created => Ok((
+                201,
+                json!({"status": "success", "message": "The delivery is insured.", "policy_id": record.policy.policy_id, "url_certificate": url}),
+            )),
+            Inserted::Exists(existing) if existing.fingerprint == fingerprint => {
+                self.retried(p, &existing, base_url).await
+            }
+            Inserted::Exists(existing) => Err(ApiError::DuplicateTrackingNumber(
+                existing.submission.tracking_number.to_string(),
+            )),
+        }
+    }
+
+    /// The answer to a safe retry of a submit: the same policy.
+    async fn retried(
+        &self,
+        p: &Principal,
+        existing: &DeliveryRecord,
+        base_url: &str,
+    ) -> Result<Reply, ApiError> {
+        let url = self
+            .certificate_url(base_url, &p.partner_id, &existing.policy.policy_id)
+            .await?;
+        Ok((
+            200,
+            json!({"status": "success", "message": "The delivery was already insured with this body; same policy returned.", "policy_id": existing.policy.policy_id, "url_certificate": url}),
+        ))
+    }
+    /// API #3 Cancel SME Delivery Order.
+    pub async fn cancel(
+        &self,
+        p: &Principal,
+        body: &Map<String, Value>,
+    ) -> Result<Reply, ApiError> {
+        p.require(Scope::Insurance)?;
+        let req = CancelRequest::parse(body)?;
+        let caller = self.caller(p).await?;
+        let tn = req.tracking_number.as_str();
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let current = self.delivery_for(p, tn).await?;
+            if current.policy.policy_id != req.policy_id {
+                return Err(ApiError::NotFound(format!(
+                    "policy_id {} does not belong to tracking_number {tn}.",
+                    req.policy_id
+                )));
+            }
+            self.check_signature(
+                p,
+                &caller,
+                tn,
+                current.policy.premium_amount,
+                &req.signature,
+            )
+            .await?;
+            if let Some(first) = &current.policy.cancellation {
+                return Ok(cancel_reply(
+                    &current,
+                    first,
+                    "The policy was already cancelled; the first cancellation is returned.",
+                ));
+            }
+            if !current.delivery_status.allows_cancellation() {
+                return Err(ApiError::CancellationNotAllowed(current.delivery_status));
+            }
+            let now = time_fmt::format(time_fmt::now());
+            match self
+                .store
+                .cancel_policy(&current, &req.cancellation, &now)
+                .await
+            {
+                Ok(()) => {
+                    return Ok(cancel_reply(
+                        &current,
+                        &req.cancellation,
+                        "The policy is cancelled.",
+                    ))
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+}
+
+pub fn cancel_reply(rec: &DeliveryRecord, c: &crate::domain::Cancellation, message: &str) -> Reply {
+    (
+        200,
+        json!({
+            "status": "success",
+            "message": message,
+            "tracking_number": rec.submission.tracking_number,
+            "policy_id": rec.policy.policy_id,
+            "canceled_by": c.canceled_by,
+            "cancellation_time": c.cancellation_time,
+            "cancellation_reason": c.cancellation_reason,
+        }),
+    )
+}

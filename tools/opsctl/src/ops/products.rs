@@ -1,0 +1,234 @@
+//! `opsctl product`: create, update, put and list insurance products.
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+use shared::domain::{PremiumRule, Product, ProductCode};
+use shared::store::{Expect, OperatorWrite};
+
+use super::*;
+use crate::Outcome;
+
+#[derive(Subcommand)]
+pub enum ProductCommand {
+    /// Create a product (fails if the code exists).
+    Create {
+        #[command(flatten)]
+        terms: ProductTerms,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Change a product's terms for new submissions (existing policies keep the terms they were sold under).
+    Update {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        currency: Option<String>,
+        #[arg(long)]
+        max_item_value: Option<u64>,
+        #[arg(long)]
+        premium_rate_bps: Option<u32>,
+        #[arg(long)]
+        min_premium: Option<u64>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Create or replace a product (idempotent; used by the local stack's setup).
+    Put {
+        #[command(flatten)]
+        terms: ProductTerms,
+    },
+    /// List products.
+    List,
+}
+
+/// A product's whole terms, as `product create` and `product put` take them.
+#[derive(clap::Args)]
+pub struct ProductTerms {
+    #[arg(long)]
+    code: String,
+    /// ISO 4217 currency code; amounts are integers in its smallest unit.
+    #[arg(long)]
+    currency: String,
+    #[arg(long)]
+    max_item_value: u64,
+    /// Premium rate on item_value in basis points (50 = 0.5 %).
+    #[arg(long)]
+    premium_rate_bps: u32,
+    #[arg(long)]
+    min_premium: u64,
+}
+
+impl ProductTerms {
+    fn product(&self) -> Result<Product, String> {
+        build_product(
+            &self.code,
+            &self.currency,
+            self.max_item_value,
+            self.premium_rate_bps,
+            self.min_premium,
+        )
+    }
+}
+
+fn product_line(p: &Product) -> String {
+    format!(
+        "{:<16} {:<4} max item value {:>15}  premium {} bps, minimum {}",
+        p.product_code.as_str(),
+        p.currency,
+        p.max_item_value,
+        p.rule.premium_rate_bps,
+        p.rule.min_premium
+    )
+}
+
+fn build_product(
+    code: &str,
+    currency: &str,
+    max_item_value: u64,
+    premium_rate_bps: u32,
+    min_premium: u64,
+) -> Result<Product, Failure> {
+    let product_code = ProductCode::parse(code)
+        .map_err(|_| format!("--code {code:?}: use 1 to 64 of a-z, 0-9, '-' and '_'"))?;
+    let currency = currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "--currency {currency:?}: use an ISO 4217 code such as VND"
+        ));
+    }
+    if max_item_value == 0 {
+        return Err("--max-item-value must be at least 1".into());
+    }
+    if premium_rate_bps > 10_000 {
+        return Err("--premium-rate-bps must be at most 10000 (100 %)".into());
+    }
+    Ok(Product {
+        product_code,
+        currency,
+        max_item_value,
+        rule: PremiumRule {
+            premium_rate_bps,
+            min_premium,
+        },
+    })
+}
+
+fn product_json(p: &Product) -> Value {
+    serde_json::to_value(p).expect("serialises")
+}
+
+pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure> {
+    match cmd {
+        ProductCommand::Create { terms, reason } => {
+            let p = terms.product()?;
+            let code = terms.code;
+            if ctx.store.product(&code).await.map_err(store_err)?.is_some() {
+                return Err(format!("product {code} exists\nnext: `opsctl product update --code {code} ...` changes its terms"));
+            }
+            commit(
+                ctx,
+                vec![OperatorWrite::product(&p, Expect::Absent).map_err(store_err)?],
+                Change {
+                    action: "product.create",
+                    target: format!("product:{code}"),
+                    partner_id: None,
+                    before: None,
+                    after: Some(product_json(&p)),
+                    reason,
+                },
+            )
+            .await?;
+            Ok(Outcome {
+                json: product_json(&p),
+                text: format!("created {}", product_line(&p)),
+            })
+        }
+        ProductCommand::Update {
+            code,
+            currency,
+            max_item_value,
+            premium_rate_bps,
+            min_premium,
+            reason,
+        } => {
+            let old = ctx.store.product(&code).await.map_err(store_err)?.ok_or_else(|| {
+                format!("no product {code}\nnext: `opsctl product list` shows the products; `opsctl product create` makes one")
+            })?;
+            let p = build_product(
+                &code,
+                currency.as_deref().unwrap_or(&old.currency),
+                max_item_value.unwrap_or(old.max_item_value),
+                premium_rate_bps.unwrap_or(old.rule.premium_rate_bps),
+                min_premium.unwrap_or(old.rule.min_premium),
+            )?;
+            if p == old {
+                return Ok(Outcome {
+                    json: json!({"product": product_json(&p), "changed": false}),
+                    text: format!("unchanged {}", product_line(&p)),
+                });
+            }
+            ctx.confirm(&format!(
+                "change product {code} for new submissions (within 60 s): {} -> {}",
+                product_line(&old),
+                product_line(&p)
+            ))?;
+            commit(
+                ctx,
+                vec![OperatorWrite::product(&p, Expect::Present).map_err(store_err)?],
+                Change {
+                    action: "product.update",
+                    target: format!("product:{code}"),
+                    partner_id: None,
+                    before: Some(product_json(&old)),
+                    after: Some(product_json(&p)),
+                    reason,
+                },
+            )
+            .await?;
+            Ok(Outcome {
+                json: json!({"product": product_json(&p), "changed": true}),
+                text: format!(
+                    "updated {}\n(new submissions use it within 60 s; existing policies keep the terms they were sold under)",
+                    product_line(&p)
+                ),
+            })
+        }
+        ProductCommand::Put { terms } => {
+            let p = terms.product()?;
+            let code = terms.code;
+            let old = ctx.store.product(&code).await.map_err(store_err)?;
+            if old.as_ref() != Some(&p) {
+                let expect = if old.is_some() {
+                    Expect::Present
+                } else {
+                    Expect::Absent
+                };
+                commit(
+                    ctx,
+                    vec![OperatorWrite::product(&p, expect).map_err(store_err)?],
+                    Change {
+                        action: "product.put",
+                        target: format!("product:{code}"),
+                        partner_id: None,
+                        before: old.as_ref().map(product_json),
+                        after: Some(product_json(&p)),
+                        reason: None,
+                    },
+                )
+                .await?;
+            }
+            Ok(Outcome {
+                json: product_json(&p),
+                text: product_line(&p),
+            })
+        }
+        ProductCommand::List => {
+            let mut ps = ctx.store.products().await.map_err(store_err)?;
+            ps.sort_by(|a, b| a.product_code.as_str().cmp(b.product_code.as_str()));
+            Ok(Outcome {
+                json: json!(ps),
+                text: ps.iter().map(product_line).collect::<Vec<_>>().join("\n"),
+            })
+        }
+    }
+}
