@@ -91,8 +91,10 @@ pub struct Results {
     pub memory_mb: BTreeMap<String, u64>,
     pub build_seconds: Option<u64>,
     pub run_seconds: u64,
-    /// The sample delivery item (after 5 tracking updates) and one events item, in bytes.
+    /// The sample delivery item (after 5 tracking updates) and its copy in a list index, in bytes.
     pub item_bytes: (usize, usize),
+    /// Write units per call of the floor's writes, by kind of write, then by table or index.
+    pub index_units: BTreeMap<&'static str, BTreeMap<String, Vec<f64>>>,
     /// The CA bundle given as SSL_CERT_FILE in the init runs.
     pub cert_bundle: Option<String>,
 }
@@ -332,7 +334,8 @@ pub fn render(r: &Results) -> String {
         let ok = usual == rt as f64 && e.secrets_round_trips.iter().all(|x| *x == 0.0);
         let target = match (reads, writes) {
             (0, 0) => "0".to_string(),
-            (r, 0) => format!("{r} read"),
+            (1, 0) => "1 read".to_string(),
+            (r, 0) => format!("{r} reads side by side"),
             (0, w) => format!("{w} write"),
             (r, w) => format!("{r} read + {w} write"),
         };
@@ -352,13 +355,21 @@ pub fn render(r: &Results) -> String {
 
     let _ = writeln!(
         o,
-        "\nItem sizes (DynamoDB's count): a delivery after 5 tracking updates ≈ {} bytes, one \
-         tracking events item ≈ {} bytes. A write costs 1 WRU per started KB of the item written, \
-         once for the table and once per index it lands in (`by-created` and `by-status` project \
-         ALL attributes, `by-policy` keys only); a transaction costs twice that. A strongly \
-         consistent read costs 1 RRU per started 4 KB.\n",
-        r.item_bytes.0, r.item_bytes.1
+        "\nItem sizes (DynamoDB's count): a delivery after 5 tracking updates ≈ {} bytes (its \
+         submission, policy and events compressed inside it), its copy in a list index ≈ {} \
+         bytes. A write costs 1 WRU per started KB of the item written, once for the table and \
+         once per index whose key or projected attributes it changes (`list-created` and \
+         `list-status` project only what a list shows, `by-policy` keys only; a status change \
+         moves the item between `list-status` keys: a delete and a put); a transaction costs \
+         twice that (tracking uses one only when a delivery's events outgrow {} compressed \
+         bytes). A strongly consistent read costs 1 RRU per started 4 KB. The tracking row is \
+         the mean over whole lifecycles ({}).\n",
+        r.item_bytes.0,
+        r.item_bytes.1,
+        shared::store::INLINE_EVENTS_MAX_BYTES,
+        crate::LIFECYCLE.join(", ")
     );
+    o.push_str(&hot_keys(r));
 
     // latency
     let _ = writeln!(o, "\n## Warm latency per endpoint\n");
@@ -529,6 +540,147 @@ pub fn render(r: &Results) -> String {
     o
 }
 
+/// The per-key arithmetic of a large partner at peak (issue 17), from the measured write units
+/// per index.
+fn hot_keys(r: &Results) -> String {
+    use shared::store::keys::{BY_CREATED, BY_POLICY, BY_STATUS, LIST_SHARDS};
+    let mut o = String::new();
+    const PARCELS_PER_DAY: f64 = 2_000_000.0;
+    const PEAK: f64 = 10.0;
+    let updates = crate::LIFECYCLE.len() as f64;
+    let submits = PARCELS_PER_DAY / 86_400.0 * PEAK;
+    let tracking = submits * updates;
+    let unit = |kind: &str, on: &str| -> f64 {
+        r.index_units
+            .get(kind)
+            .and_then(|m| m.get(on))
+            .map(|v| mean(v))
+            .unwrap_or(f64::NAN)
+    };
+    let change = "tracking, status changes";
+    let same = "tracking, same status";
+    let _ = writeln!(o, "\n## Hot keys at a large partner's peak\n");
+    let _ = writeln!(
+        o,
+        "A partner shipping {} parcels a day with {} tracking updates each, at {}x the mean rate: \
+         {:.1} submits/s and {:.1} tracking updates/s. DynamoDB serves at most 1,000 WCU/s and \
+         3,000 RCU/s per partition key, of the table or of an index (a throttled index throttles \
+         the table's writes). Write units per call where they land, measured on the floor's \
+         copies of the API's items (`ReturnConsumedCapacity=INDEXES`, mean of the calls):\n",
+        PARCELS_PER_DAY, updates, PEAK, submits, tracking
+    );
+    let _ = writeln!(o, "| write | table | {BY_CREATED} | {BY_STATUS} | {BY_POLICY} |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    for kind in ["submit", change, same] {
+        let cell = |on: &str| {
+            let u = unit(kind, on);
+            if u.is_nan() {
+                "0".to_string()
+            } else {
+                f2(u)
+            }
+        };
+        let _ = writeln!(
+            o,
+            "| {kind} | {} | {} | {} | {} |",
+            cell("table"),
+            cell(BY_CREATED),
+            cell(BY_STATUS),
+            cell(BY_POLICY)
+        );
+    }
+    let z = |x: f64| if x.is_nan() { 0.0 } else { x };
+    let created_unit = |k: &str| z(unit(k, BY_CREATED));
+    // A status key: a status change deletes from one key and puts into another (half of the
+    // units each); a same-status update rewrites the item in place.
+    let status_move = z(unit(change, BY_STATUS)) / 2.0;
+    let status_same = z(unit(same, BY_STATUS));
+    let status_enter = z(unit("submit", BY_STATUS));
+    let per_created = submits * created_unit("submit")
+        + tracking * (created_unit(change) + created_unit(same)) / 2.0;
+    // Worst status key: every parcel enters it and makes all its updates in it.
+    let worst_status = submits * (status_enter + updates * status_same);
+    // The bench lifecycle's busiest status key: in_process (entered, one update, left).
+    let lifecycle_status = submits * (status_move + status_same + status_move);
+    let shards = LIST_SHARDS as f64;
+    let verdict = |x: f64| {
+        if x <= 1000.0 {
+            "ok"
+        } else {
+            "**over**"
+        }
+    };
+    let _ = writeln!(
+        o,
+        "\nPer key at the peak (WCU/s), before and after splitting each partner list key into {} \
+         shards by the tracking number (`shared::store::keys::list_shard`; a list queries the \
+         shards side by side and merges them behind the same sealed cursor):\n",
+        LIST_SHARDS
+    );
+    let _ = writeln!(o, "| key | what writes it | one key | per shard | limit 1,000 |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    let row = |o: &mut String, key: &str, what: &str, one: f64, sharded: Option<f64>| {
+        let after = sharded.unwrap_or(one);
+        let _ = writeln!(
+            o,
+            "| {key} | {what} | {:.0} | {} | {} |",
+            one,
+            sharded.map(|x| format!("{x:.0}")).unwrap_or("-".into()),
+            verdict(after)
+        );
+    };
+    row(
+        &mut o,
+        "table `DELIVERY#<partner>#<tn>`",
+        "one delivery's submit and updates, over its journey (shown: spread over a day)",
+        (1.0 + updates) * z(unit(change, "table")) / 86_400.0,
+        None,
+    );
+    row(
+        &mut o,
+        &format!("{BY_CREATED} `PARTNER#<partner>`"),
+        "every submit and every tracking update of the partner",
+        per_created,
+        Some(per_created / shards),
+    );
+    row(
+        &mut o,
+        &format!("{BY_STATUS} `PARTNER#<partner>#STATUS#<s>`, worst case"),
+        "every parcel enters the status and makes all its updates in it",
+        worst_status,
+        Some(worst_status / shards),
+    );
+    row(
+        &mut o,
+        &format!("{BY_STATUS}, `in_process` in the lifecycle above"),
+        "enter, one update, leave",
+        lifecycle_status,
+        Some(lifecycle_status / shards),
+    );
+    row(
+        &mut o,
+        &format!("{BY_POLICY} `POLICY#<policy_id>`"),
+        "one submit (shown: per second over a day)",
+        z(unit("submit", BY_POLICY)) / 86_400.0,
+        None,
+    );
+    let (_, index_item) = r.item_bytes;
+    let page_rcu = |limit: f64| (limit * index_item as f64 / 4096.0).ceil() * 0.5;
+    let _ = writeln!(
+        o,
+        "\nReads: a list page reads at most `limit` index items per shard (≈ {index_item} bytes \
+         each, eventually consistent: 0.5 RCU per 4 KB), {} RCU per shard for a page of 50, so \
+         one shard key serves about {:.0} pages/s before 3,000 RCU/s; gets and tracking reads \
+         land on each delivery's own key. The event log of issue 14 (`EVENTS#<partner>`, about 6 \
+         events per lifecycle: {:.0} writes/s at this peak, at least 1 WRU each) needs the same \
+         split when it lands.\n",
+        page_rcu(50.0),
+        3000.0 / page_rcu(50.0),
+        submits * 6.0
+    );
+    o
+}
+
 fn cost(r: &Results) -> String {
     let mut o = String::new();
     let ep = |prefix: &str| r.endpoints.iter().find(|e| e.name.starts_with(prefix));
@@ -536,7 +688,7 @@ fn cost(r: &Results) -> String {
     // (endpoint, calls per lifecycle)
     let parts = [
         ("POST /sme-deliveries (submit)", 1.0),
-        ("POST /tracking-details", 5.0),
+        ("POST /tracking-details", crate::LIFECYCLE.len() as f64),
         ("GET /sme-deliveries/{tn}", 1.0),
         ("POST /oauth/token", token_share),
         ("authorizer", token_share),

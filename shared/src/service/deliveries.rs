@@ -76,6 +76,7 @@ impl App {
             created_at: now.clone(),
             updated_at: now,
             version: 1,
+            batches: vec![],
             event_ids: vec![],
         };
         // Make sure the certificate link can be produced before anything is written.

@@ -5,8 +5,10 @@ use crate::domain::DeliveryStatus;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
-pub const BY_CREATED: &str = "by-created";
-pub const BY_STATUS: &str = "by-status";
+/// A partner's deliveries, newest first, in `LIST_SHARDS` partitions (see "list indexes" below).
+pub const BY_CREATED: &str = "list-created";
+/// The same, per delivery status.
+pub const BY_STATUS: &str = "list-status";
 pub const BY_POLICY: &str = "by-policy";
 
 pub const DELIVERY_SK: &str = "DELIVERY";
@@ -57,19 +59,6 @@ pub fn events_sk(version: u64) -> String {
     format!("{EVENTS_SK_PREFIX}{version:010}")
 }
 
-pub fn by_created_pk(partner_id: &str) -> String {
-    format!("PARTNER#{partner_id}")
-}
-
-pub fn by_status_pk(partner_id: &str, status: DeliveryStatus) -> String {
-    format!("PARTNER#{partner_id}#STATUS#{status}")
-}
-
-/// Sort key of both list indexes: the creation time (sortable text) then the tracking number.
-pub fn created_sk(created_at: &str, tracking_number: &str) -> String {
-    format!("{created_at}#{tracking_number}")
-}
-
 /// The partner id and tracking number of a delivery partition key.
 pub fn parse_delivery_pk(pk: &str) -> Option<(String, String)> {
     let (partner_id, tracking_number) = pk.strip_prefix("DELIVERY#")?.split_once('#')?;
@@ -78,6 +67,55 @@ pub fn parse_delivery_pk(pk: &str) -> Option<(String, String)> {
 
 pub fn by_policy_pk(policy_id: &str) -> String {
     format!("POLICY#{policy_id}")
+}
+
+// ---- list indexes (issue 17) --------------------------------------------------------------
+//
+// A large partner's deliveries would all land on one `list-created` key and one `list-status`
+// key per status, and every submit and tracking update writes there: at 2 million parcels a
+// day with 5 updates each and a 10x peak that is ~1,400 writes/s on one key, over DynamoDB's
+// 1,000 WCU/s per partition (bench/RESULTS.md, "Hot keys"). So each key is split into
+// `LIST_SHARDS` keys by a fixed function of the tracking number, and a list queries every
+// shard and merges the answers by sort key. Changing `LIST_SHARDS` or `list_shard` moves every
+// stored delivery to another key: both are part of the table's layout, like the key strings.
+
+/// Shards of each list key.
+pub const LIST_SHARDS: u8 = 8;
+/// Attribute of the `list-created` partition key.
+pub const CREATED_PK: &str = "cpk";
+/// Attribute of the `list-status` partition key.
+pub const STATUS_PK: &str = "spk";
+/// Attribute of the sort key of both list indexes: `<created_at>#<tracking_number>`.
+pub const LIST_SK: &str = "lsk";
+/// Attribute of the `by-policy` partition key.
+pub const POLICY_PK: &str = "gsi3pk";
+/// Index key attributes of the layout before issue 17 (`by-created`, `by-status`), removed
+/// when an item is rewritten.
+pub const LEGACY_INDEX_ATTRIBUTES: [&str; 4] = ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
+
+/// The list shard of a tracking number: the first byte of its SHA-256, modulo `LIST_SHARDS`
+/// (a divisor of 256, so every shard is equally likely).
+pub fn list_shard(tracking_number: &str) -> u8 {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(tracking_number.as_bytes())[0] % LIST_SHARDS
+}
+
+pub fn by_created_pk(partner_id: &str, shard: u8) -> String {
+    format!("PARTNER#{partner_id}#{shard}")
+}
+
+pub fn by_status_pk(partner_id: &str, status: DeliveryStatus, shard: u8) -> String {
+    format!("PARTNER#{partner_id}#STATUS#{status}#{shard}")
+}
+
+/// Sort key of both list indexes: the creation time (sortable text) then the tracking number.
+pub fn list_sk(created_at: &str, tracking_number: &str) -> String {
+    format!("{created_at}#{tracking_number}")
+}
+
+/// The tracking number in a list sort key.
+pub fn list_sk_tracking_number(sk: &str) -> Option<&str> {
+    sk.split_once('#').map(|(_, tn)| tn).filter(|tn| !tn.is_empty())
 }
 
 #[cfg(test)]
@@ -93,5 +131,21 @@ mod tests {
             parse_delivery_pk(&delivery_pk("p1", "T.1")),
             Some(("p1".into(), "T.1".into()))
         );
+    }
+
+    #[test]
+    fn list_shards_are_fixed_and_spread() {
+        // Part of the stored layout: these must never change.
+        assert_eq!(list_shard("SPX0001"), list_shard("SPX0001"));
+        let mut seen = [0usize; LIST_SHARDS as usize];
+        for i in 0..8000 {
+            seen[list_shard(&format!("TN{i:06}")) as usize] += 1;
+        }
+        for n in seen {
+            assert!((800..1200).contains(&n), "{seen:?}");
+        }
+        let sk = list_sk("2026-12-01T00:00:00.000Z", "T.1");
+        assert_eq!(list_sk_tracking_number(&sk), Some("T.1"));
+        assert!(by_created_pk("p1", 3) != by_created_pk("p13", 0));
     }
 }

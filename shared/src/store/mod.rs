@@ -1,26 +1,36 @@
 //! The DynamoDB store: every read and write of the table. One method = one round trip
-//! (except `delivery_with_history` on a history over 1 MB).
+//! (except `delivery_with_history` on a history over 1 MB, and `list_deliveries`: one query per
+//! list shard, side by side). Deliveries: `deliveries.rs` (item layout: `delivery_layout.rs`),
+//! lists: `lists.rs`.
 
+mod blob;
+mod deliveries;
+mod delivery_layout;
 pub mod keys;
+mod lists;
 mod records;
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Put, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use blob::decode_json as decode_compressed_attribute;
+pub use deliveries::Inserted;
+pub use delivery_layout::INLINE_EVENTS_MAX_BYTES;
+pub use lists::{ListPosition, ListQuery};
 pub use records::{
     still_valid, AuditRecord, ClientRecord, DeliveryRecord, EventBatchRecord, PartnerRecord,
     PolicyRecord, CLIENT_ACTIVE, CLIENT_REVOKED, CLIENT_SUSPENDED, PARTNER_ACTIVE,
     PARTNER_SUSPENDED,
 };
 
-use crate::domain::{Cancellation, DeliveryStatus, PolicyStatus, Product, TrackingEvent};
+use crate::domain::Product;
 use crate::error::ApiError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -84,17 +94,6 @@ fn with_keys(mut item: Item, (pk, sk): (String, String)) -> Item {
     item
 }
 
-/// Filters of a delivery list.
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    pub delivery_status: Option<DeliveryStatus>,
-    pub policy_status: Option<PolicyStatus>,
-    /// Inclusive bounds on `created_at`, as sortable text (`time_fmt::format`).
-    pub created_from: Option<String>,
-    pub created_to: Option<String>,
-    pub limit: i32,
-}
-
 /// What an operator write expects of the item it replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -151,14 +150,6 @@ pub struct AuditQuery {
     pub action: Option<String>,
     pub target: Option<String>,
     pub limit: usize,
-}
-
-/// Result of inserting a delivery.
-#[derive(Debug)]
-pub enum Inserted {
-    Created,
-    /// A delivery with that tracking number already exists for the partner: here it is.
-    Exists(Box<DeliveryRecord>),
 }
 
 #[derive(Clone)]
@@ -472,211 +463,6 @@ impl Store {
         }
     }
 
-    // ---- deliveries ----------------------------------------------------------------------
-
-    fn delivery_item(rec: &DeliveryRecord) -> Result<Item, StoreError> {
-        let tn = rec.submission.tracking_number.as_str();
-        let mut item = with_keys(
-            to_item(rec)?,
-            (
-                keys::delivery_pk(&rec.partner_id, tn),
-                keys::DELIVERY_SK.into(),
-            ),
-        );
-        let created = keys::created_sk(&rec.created_at, tn);
-        item.insert("gsi1pk".into(), s(keys::by_created_pk(&rec.partner_id)));
-        item.insert("gsi1sk".into(), s(created.clone()));
-        item.insert(
-            "gsi2pk".into(),
-            s(keys::by_status_pk(&rec.partner_id, rec.delivery_status)),
-        );
-        item.insert("gsi2sk".into(), s(created));
-        item.insert(
-            "gsi3pk".into(),
-            s(keys::by_policy_pk(&rec.policy.policy_id)),
-        );
-        Ok(item)
-    }
-
-    /// Insert a new delivery unless the partner already has that tracking number. One round
-    /// trip either way: a failed condition returns the existing item.
-    pub async fn insert_delivery(&self, rec: &DeliveryRecord) -> Result<Inserted, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::delivery_item(rec)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Inserted::Created),
-            Err(e) => match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-                    match c.item.clone() {
-                        Some(item) => Ok(Inserted::Exists(Box::new(from_item(item)?))),
-                        None => Err(StoreError::Conflict),
-                    }
-                }
-                _ => Err(classify("PutItem", e)),
-            },
-        }
-    }
-
-    pub async fn delivery(
-        &self,
-        partner_id: &str,
-        tracking_number: &str,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.get((
-            keys::delivery_pk(partner_id, tracking_number),
-            keys::DELIVERY_SK.into(),
-        ))
-        .await
-    }
-
-    /// The delivery and its tracking history (ordered by `tracking_time`), in one query.
-    pub async fn delivery_with_history(
-        &self,
-        partner_id: &str,
-        tracking_number: &str,
-    ) -> Result<Option<(DeliveryRecord, Vec<TrackingEvent>)>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::delivery_pk(partner_id, tracking_number)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        let mut delivery = None;
-        let mut events: Vec<TrackingEvent> = Vec::new();
-        for item in items {
-            let sk = item
-                .get(keys::SK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            if sk == keys::DELIVERY_SK {
-                delivery = Some(from_item::<DeliveryRecord>(item)?);
-            } else if sk.starts_with(keys::EVENTS_SK_PREFIX) {
-                events.extend(from_item::<EventBatchRecord>(item)?.events);
-            }
-        }
-        // Stable sort: events of the same instant keep the order they were accepted in.
-        events.sort_by_key(|e| e.instant());
-        Ok(delivery.map(|d| (d, events)))
-    }
-
-    /// Apply a tracking update read at `old.version`: the new status and the new events
-    /// (already deduplicated against `old.event_ids`), atomically. `Conflict` if the delivery
-    /// changed since it was read.
-    pub async fn record_tracking(
-        &self,
-        old: &DeliveryRecord,
-        status: DeliveryStatus,
-        new_events: &[TrackingEvent],
-        now: &str,
-    ) -> Result<(), StoreError> {
-        let tn = old.submission.tracking_number.as_str();
-        let pk = keys::delivery_pk(&old.partner_id, tn);
-        let version = old.version + 1;
-        let ids: Vec<AttributeValue> = new_events.iter().map(|e| s(e.id())).collect();
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk.clone()))
-            .key(keys::SK, s(keys::DELIVERY_SK))
-            .update_expression(
-                "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)",
-            )
-            .condition_expression("version = :v")
-            .expression_attribute_values(":st", s(status.as_str()))
-            .expression_attribute_values(":g2", s(keys::by_status_pk(&old.partner_id, status)))
-            .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":nv", n(version))
-            .expression_attribute_values(":v", n(old.version))
-            .expression_attribute_values(":ids", AttributeValue::L(ids))
-            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        if new_events.is_empty() {
-            let u = update;
-            return self
-                .client
-                .update_item()
-                .table_name(u.table_name)
-                .set_key(Some(u.key))
-                .update_expression(u.update_expression)
-                .set_condition_expression(u.condition_expression)
-                .set_expression_attribute_values(u.expression_attribute_values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| match e.as_service_error() {
-                    Some(x) if x.is_conditional_check_failed_exception() => StoreError::Conflict,
-                    _ => classify("UpdateItem", e),
-                });
-        }
-        let batch = EventBatchRecord {
-            events: new_events.to_vec(),
-            delivery_status: status,
-            received_at: now.to_string(),
-        };
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(with_keys(
-                to_item(&batch)?,
-                (pk, keys::events_sk(version)),
-            )))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        self.transact(vec![
-            TransactWriteItem::builder().update(update).build(),
-            TransactWriteItem::builder().put(put).build(),
-        ])
-        .await
-    }
-
-    /// Cancel the policy of a delivery read at `old.version`.
-    pub async fn cancel_policy(
-        &self,
-        old: &DeliveryRecord,
-        c: &Cancellation,
-        now: &str,
-    ) -> Result<(), StoreError> {
-        let tn = old.submission.tracking_number.as_str();
-        let cancellation =
-            serde_dynamo::to_attribute_value(c).map_err(|e| StoreError::Internal(e.to_string()))?;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::delivery_pk(&old.partner_id, tn)))
-            .key(keys::SK, s(keys::DELIVERY_SK))
-            .update_expression(
-                "SET policy.policy_status = :cancelled, policy.cancellation = :c, policy.cancelled_at = :now, updated_at = :now, version = :nv",
-            )
-            .condition_expression("version = :v")
-            .expression_attribute_values(":cancelled", s(PolicyStatus::Cancelled.as_str()))
-            .expression_attribute_values(":c", cancellation)
-            .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":nv", n(old.version + 1))
-            .expression_attribute_values(":v", n(old.version))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(x) if x.is_conditional_check_failed_exception() => StoreError::Conflict,
-                _ => classify("UpdateItem", e),
-            })?;
-        Ok(())
-    }
-
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         self.client
             .transact_write_items()
@@ -707,116 +493,5 @@ impl Store {
                     _ => classify("TransactWriteItems", e),
                 }
             })
-    }
-
-    /// The delivery partition key of a policy id, if the policy belongs to `partner_id`.
-    pub async fn policy_delivery_pk(
-        &self,
-        partner_id: &str,
-        policy_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let prefix = keys::delivery_pk_prefix(partner_id);
-        Ok(self
-            .policy_delivery_pks(policy_id)
-            .await?
-            .into_iter()
-            .find(|pk| pk.starts_with(&prefix)))
-    }
-
-    /// The delivery partition keys the `by-policy` index holds for a policy id, whatever the
-    /// partner (one for an issued policy). One query of a KEYS_ONLY index: no policy data.
-    pub async fn policy_delivery_pks(&self, policy_id: &str) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_POLICY)
-            .key_condition_expression("gsi3pk = :p")
-            .expression_attribute_values(":p", s(keys::by_policy_pk(policy_id)))
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|i| i.get(keys::PK).and_then(|v| v.as_s().ok()))
-            .cloned()
-            .collect())
-    }
-
-    /// A page of a partner's deliveries, newest first, from an index (never a scan).
-    /// `start` and the returned key are the index's LastEvaluatedKey (string attributes).
-    pub async fn list_deliveries(
-        &self,
-        partner_id: &str,
-        q: &ListQuery,
-        start: Option<HashMap<String, String>>,
-    ) -> Result<(Vec<DeliveryRecord>, Option<HashMap<String, String>>), StoreError> {
-        let (index, pk_attr, sk_attr, pk) = match q.delivery_status {
-            Some(st) => (
-                keys::BY_STATUS,
-                "gsi2pk",
-                "gsi2sk",
-                keys::by_status_pk(partner_id, st),
-            ),
-            None => (
-                keys::BY_CREATED,
-                "gsi1pk",
-                "gsi1sk",
-                keys::by_created_pk(partner_id),
-            ),
-        };
-        let mut cond = format!("{pk_attr} = :pk");
-        let mut req = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .scan_index_forward(false)
-            .limit(q.limit)
-            .expression_attribute_values(":pk", s(pk));
-        match (&q.created_from, &q.created_to) {
-            (Some(from), Some(to)) => {
-                cond.push_str(&format!(" AND {sk_attr} BETWEEN :from AND :to"));
-                req = req
-                    .expression_attribute_values(":from", s(from.clone()))
-                    .expression_attribute_values(":to", s(format!("{to}~")));
-            }
-            (Some(from), None) => {
-                cond.push_str(&format!(" AND {sk_attr} >= :from"));
-                req = req.expression_attribute_values(":from", s(from.clone()));
-            }
-            (None, Some(to)) => {
-                cond.push_str(&format!(" AND {sk_attr} <= :to"));
-                req = req.expression_attribute_values(":to", s(format!("{to}~")));
-            }
-            (None, None) => {}
-        }
-        if let Some(ps) = q.policy_status {
-            req = req
-                .filter_expression("policy.policy_status = :ps")
-                .expression_attribute_values(":ps", s(ps.as_str()));
-        }
-        if let Some(start) = start {
-            req = req
-                .set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let out = req
-            .key_condition_expression(cond)
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        let next = out.last_evaluated_key.map(|k| {
-            k.into_iter()
-                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
-                .collect()
-        });
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok((items, next))
     }
 }
