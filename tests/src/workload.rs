@@ -458,11 +458,7 @@ pub fn stored_batches(items: &[Value]) -> Vec<StoredBatch> {
                     .flatten()
                     .map(|e| {
                         let m = e["M"].as_object().cloned().unwrap_or_default();
-                        Value::Object(
-                            m.into_iter()
-                                .map(|(k, v)| (k, v["S"].clone()))
-                                .collect(),
-                        )
+                        Value::Object(m.into_iter().map(|(k, v)| (k, v["S"].clone())).collect())
                     })
                     .collect(),
             });

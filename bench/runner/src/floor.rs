@@ -92,7 +92,10 @@ impl Floor {
         let mut item = self.delivery.clone();
         item.insert(keys::PK.into(), s(pk.clone()));
         item.insert("delivery_status".into(), s(status.as_str()));
-        item.insert(keys::CREATED_PK.into(), s(keys::by_created_pk(partner, shard)));
+        item.insert(
+            keys::CREATED_PK.into(),
+            s(keys::by_created_pk(partner, shard)),
+        );
         item.insert(
             keys::STATUS_PK.into(),
             s(keys::by_status_pk(partner, status, shard)),
@@ -101,7 +104,10 @@ impl Floor {
             keys::LIST_SK.into(),
             s(keys::list_sk("2026-01-01T00:00:00.000Z", &tn)),
         );
-        item.insert(keys::POLICY_PK.into(), s(format!("POLICY#pol_floor{}", self.n)));
+        item.insert(
+            keys::POLICY_PK.into(),
+            s(format!("POLICY#pol_floor{}", self.n)),
+        );
         (pk, item)
     }
 

@@ -382,9 +382,16 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
             "GET /sme-deliveries (list, {} items)",
             shared::service::DEFAULT_LIST_LIMIT
         ),
-        &format!("{} Queries (index shards)", shared::store::keys::LIST_SHARDS),
+        &format!(
+            "{} Queries (index shards)",
+            shared::store::keys::LIST_SHARDS
+        ),
         f,
-        (shared::store::keys::LIST_SHARDS as u32, 1, 0),
+        (
+            shared::store::keys::LIST_SHARDS as u32,
+            shared::store::keys::LIST_SHARDS as u32,
+            0,
+        ),
     ));
     results.index_units = std::mem::take(&mut floor.index_units);
 

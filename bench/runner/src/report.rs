@@ -369,6 +369,7 @@ pub fn render(r: &Results) -> String {
         shared::store::INLINE_EVENTS_MAX_BYTES,
         crate::LIFECYCLE.join(", ")
     );
+    o.push_str(&before_after(r));
     o.push_str(&hot_keys(r));
 
     // latency
@@ -540,12 +541,58 @@ pub fn render(r: &Results) -> String {
     o
 }
 
+/// Request units per call before issue 17, from bench/RESULTS.md of 2026-12-01 (table layout
+/// with both list indexes projecting ALL attributes and tracking in a transaction): (endpoint
+/// prefix, RRU, WRU). Tracking then was measured on a delivery's first update only.
+const BEFORE_ISSUE_17: [(&str, f64, f64); 6] = [
+    ("POST /sme-deliveries (submit)", 0.0, 7.0),
+    ("POST /tracking-details", 1.0, 18.0),
+    ("POST /sme-deliveries/cancel", 1.0, 6.0),
+    ("GET /sme-deliveries/{tn}", 1.0, 0.0),
+    ("GET /sme-deliveries (list", 8.0, 0.0),
+    ("POST /oauth/token", 1.0, 0.0),
+];
+/// The cost per million lifecycles then: DynamoDB (RRU + WRU) and the total.
+const BEFORE_ISSUE_17_COST: (f64, f64) = (61.38, 87.68);
+
+/// Request units per call, before issue 17 and in this run.
+fn before_after(r: &Results) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "\nBefore and after issue 17 (request units per call, means; before: bench/RESULTS.md of \
+         2026-12-01, whose tracking figure was a delivery's first update, the most expensive \
+         kind then; cost per million lifecycles then: DynamoDB ${:.2}, total ${:.2}):\n",
+        BEFORE_ISSUE_17_COST.0, BEFORE_ISSUE_17_COST.1
+    );
+    let _ = writeln!(
+        o,
+        "| endpoint | RRU before | WRU before | RRU now | WRU now |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    for (prefix, rru, wru) in BEFORE_ISSUE_17 {
+        let Some(e) = r.endpoints.iter().find(|e| e.name.starts_with(prefix)) else {
+            continue;
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            e.name,
+            f2(rru),
+            f2(wru),
+            f2(mean(&e.read_units)),
+            f2(mean(&e.write_units))
+        );
+    }
+    o
+}
+
 /// The per-key arithmetic of a large partner at peak (issue 17), from the measured write units
 /// per index.
 fn hot_keys(r: &Results) -> String {
     use shared::store::keys::{BY_CREATED, BY_POLICY, BY_STATUS, LIST_SHARDS};
     let mut o = String::new();
-    const PARCELS_PER_DAY: f64 = 2_000_000.0;
+    const PARCELS_PER_DAY: f64 = 2_000_000.0; // written "2,000,000" below
     const PEAK: f64 = 10.0;
     let updates = crate::LIFECYCLE.len() as f64;
     let submits = PARCELS_PER_DAY / 86_400.0 * PEAK;
@@ -567,9 +614,12 @@ fn hot_keys(r: &Results) -> String {
          3,000 RCU/s per partition key, of the table or of an index (a throttled index throttles \
          the table's writes). Write units per call where they land, measured on the floor's \
          copies of the API's items (`ReturnConsumedCapacity=INDEXES`, mean of the calls):\n",
-        PARCELS_PER_DAY, updates, PEAK, submits, tracking
+        "2,000,000", updates, PEAK, submits, tracking
     );
-    let _ = writeln!(o, "| write | table | {BY_CREATED} | {BY_STATUS} | {BY_POLICY} |");
+    let _ = writeln!(
+        o,
+        "| write | table | {BY_CREATED} | {BY_STATUS} | {BY_POLICY} |"
+    );
     let _ = writeln!(o, "|---|---|---|---|---|");
     for kind in ["submit", change, same] {
         let cell = |on: &str| {
@@ -617,7 +667,10 @@ fn hot_keys(r: &Results) -> String {
          shards side by side and merges them behind the same sealed cursor):\n",
         LIST_SHARDS
     );
-    let _ = writeln!(o, "| key | what writes it | one key | per shard | limit 1,000 |");
+    let _ = writeln!(
+        o,
+        "| key | what writes it | one key | per shard | limit 1,000 |"
+    );
     let _ = writeln!(o, "|---|---|---|---|---|");
     let row = |o: &mut String, key: &str, what: &str, one: f64, sharded: Option<f64>| {
         let after = sharded.unwrap_or(one);

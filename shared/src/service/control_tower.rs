@@ -98,10 +98,7 @@ impl App {
                 .filter(ListPosition::is_valid)
                 .ok_or(ApiError::InvalidCursor)?,
         };
-        let (items, next) = self
-            .store
-            .list_deliveries(&p.partner_id, &q, &from)
-            .await?;
+        let (items, next) = self.store.list_deliveries(&p.partner_id, &q, &from).await?;
         let mut out = Vec::with_capacity(items.len());
         for rec in &items {
             let url = format!(

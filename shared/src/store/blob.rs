@@ -147,7 +147,12 @@ mod tests {
     fn the_dictionary_pays_on_a_delivery_sized_value() {
         let v = serde_json::json!({"submission": {"tracking_number": "SPX0001", "product_code": "ahasme", "customer_name": "Cong ty ABC", "customer_phone": "+84 901234567", "pickup_address": "1 Le Loi, District 1, HCMC", "drop_up_address": "2 Tran Hung Dao, Hanoi", "type_of_goods": "electronics", "cod_amount": 0, "item_value": 3000000, "premium_amount": 15000, "order_created_time": "2022-04-06T06:05:00.528Z", "goods_description": "Phone", "good_quantity": 1}});
         let json = serde_json::to_vec(&v).unwrap();
-        assert!(encode(&v).len() * 2 < json.len(), "{} vs {}", encode(&v).len(), json.len());
+        assert!(
+            encode(&v).len() * 2 < json.len(),
+            "{} vs {}",
+            encode(&v).len(),
+            json.len()
+        );
     }
 
     #[test]

@@ -140,9 +140,14 @@ impl Store {
     /// Write `new` over the delivery item read at version `read_version`, as one UpdateItem
     /// conditional on that version: every attribute the record owns is set (the same bytes
     /// where nothing changed; DynamoDB bills the item's size either way), the ones it no longer
-    /// has and those of the layout before issue 17 are removed, and attributes it does not own
-    /// are left alone.
-    fn rewrite(&self, read_version: u64, new: &DeliveryRecord) -> Result<Update, StoreError> {
+    /// has and those of the layout before issue 17 are removed (kept with `keep_old_layout`),
+    /// and attributes it does not own are left alone.
+    fn rewrite(
+        &self,
+        read_version: u64,
+        new: &DeliveryRecord,
+        keep_old_layout: bool,
+    ) -> Result<Update, StoreError> {
         let mut item = Self::delivery_item(new)?;
         let key: Item = [keys::PK, keys::SK]
             .iter()
@@ -160,10 +165,18 @@ impl Store {
         }
         let mut remove = Vec::new();
         let kept: Vec<String> = names.values().cloned().collect();
+        let old_layout: &[&str] = if keep_old_layout {
+            &[]
+        } else {
+            &[
+                LEGACY_ATTRIBUTES.as_slice(),
+                keys::LEGACY_INDEX_ATTRIBUTES.as_slice(),
+            ]
+            .concat()
+        };
         for (i, name) in OWNED
             .iter()
-            .chain(LEGACY_ATTRIBUTES.iter())
-            .chain(keys::LEGACY_INDEX_ATTRIBUTES.iter())
+            .chain(old_layout.iter())
             .filter(|n| !kept.iter().any(|k| k == *n))
             .enumerate()
         {
@@ -172,14 +185,14 @@ impl Store {
         }
         values.insert(":read".into(), AttributeValue::N(read_version.to_string()));
         names.insert("#version".into(), "version".into());
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
-            .update_expression(format!(
-                "SET {} REMOVE {}",
-                set.join(", "),
-                remove.join(", ")
-            ))
+            .update_expression(expression)
             .condition_expression("#version = :read")
             .set_expression_attribute_names(Some(names.into_iter().collect()))
             .set_expression_attribute_values(Some(values))
@@ -233,10 +246,11 @@ impl Store {
             });
             if delivery_layout::inline_events_bytes(&new.batches) > INLINE_EVENTS_MAX_BYTES {
                 overflow = new.batches.pop();
-                new.event_ids.extend(new_events.iter().map(TrackingEvent::id));
+                new.event_ids
+                    .extend(new_events.iter().map(TrackingEvent::id));
             }
         }
-        let update = self.rewrite(old.version, &new)?;
+        let update = self.rewrite(old.version, &new, false)?;
         let Some(batch) = overflow else {
             return self.update(update).await;
         };
@@ -272,14 +286,57 @@ impl Store {
         new.policy.cancelled_at = Some(now.to_string());
         new.updated_at = now.to_string();
         new.version = old.version + 1;
-        self.update(self.rewrite(old.version, &new)?).await
+        self.update(self.rewrite(old.version, &new, false)?).await
     }
 
     /// Rewrite a delivery item in the current layout, its content and version unchanged (no
-    /// event follows: nothing of the delivery changed). `Conflict` if it changed since `rec`
-    /// was read. `opsctl migrate deliveries` calls it for items stored before issue 17.
-    pub async fn rewrite_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
-        self.update(self.rewrite(rec.version, rec)?).await
+    /// event follows: nothing of the delivery changed); with `keep_old_layout`, add the current
+    /// layout's attributes and index keys beside the old ones, which the release before issue
+    /// 17 keeps reading and writing. `Conflict` if it changed since `rec` was read. For
+    /// `opsctl migrate deliveries` (README "Migrating a deployed table (issue 17)").
+    pub async fn rewrite_delivery(
+        &self,
+        rec: &DeliveryRecord,
+        keep_old_layout: bool,
+    ) -> Result<(), StoreError> {
+        self.update(self.rewrite(rec.version, rec, keep_old_layout)?)
+            .await
+    }
+
+    /// One page of a parallel Scan (`segment` of `segments`) for delivery items that still
+    /// carry the layout before issue 17 (`only_without_new`: and none of the current one yet).
+    /// Operators' migration only: never on a request path.
+    pub async fn old_layout_deliveries(
+        &self,
+        segment: i32,
+        segments: i32,
+        only_without_new: bool,
+        start: Option<Item>,
+    ) -> Result<(Vec<DeliveryRecord>, Option<Item>), StoreError> {
+        let mut filter =
+            "sk = :d AND (attribute_exists(submission) OR attribute_exists(gsi1pk))".to_string();
+        if only_without_new {
+            filter.push_str(" AND attribute_not_exists(d)");
+        }
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(segment)
+            .total_segments(segments)
+            .filter_expression(filter)
+            .expression_attribute_values(":d", s(keys::DELIVERY_SK))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Scan", e))?;
+        let records = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((records, out.last_evaluated_key.filter(|k| !k.is_empty())))
     }
 
     /// The delivery partition key of a policy id, if the policy belongs to `partner_id`.

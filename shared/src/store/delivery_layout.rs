@@ -93,32 +93,34 @@ impl TryFrom<StoredDelivery> for DeliveryRecord {
     type Error = String;
 
     fn try_from(s: StoredDelivery) -> Result<Self, String> {
-        let (submission, mut policy, created_at, fingerprint) = match (s.d, s.submission) {
-            (Some(doc), _) => (
-                doc.submission,
-                doc.policy,
-                doc.created_at,
-                hex::encode(&s.fp),
-            ),
-            (None, Some(submission)) => (
+        // An item that still has the layout before issue 17 is read from it, even when it
+        // also carries this layout's attributes (written by `opsctl migrate deliveries
+        // --keep-old-layout` while the release before issue 17 still runs and writes the old
+        // attributes only): the old attributes are the ones kept current then.
+        let (submission, policy, created_at, fingerprint) = match (s.submission, s.d) {
+            (Some(submission), _) => (
                 submission,
                 s.policy.ok_or("a delivery item without its policy")?,
                 s.created_at.ok_or("a delivery item without created_at")?,
                 s.fingerprint.unwrap_or_default(),
             ),
+            (None, Some(doc)) => {
+                let mut policy = doc.policy;
+                if let Some(status) = s.policy_status {
+                    policy.policy_status = status;
+                }
+                (doc.submission, policy, doc.created_at, hex::encode(&s.fp))
+            }
             (None, None) => return Err("a delivery item without its submission".into()),
         };
-        if let Some(status) = s.policy_status {
-            policy.policy_status = status;
-        }
         let partner_id = match s.partner_id {
             Some(p) => p,
-            None => s
-                .pk
-                .as_deref()
-                .and_then(keys::parse_delivery_pk)
-                .map(|(p, _)| p)
-                .ok_or("a delivery item without its partition key")?,
+            None => {
+                s.pk.as_deref()
+                    .and_then(keys::parse_delivery_pk)
+                    .map(|(p, _)| p)
+                    .ok_or("a delivery item without its partition key")?
+            }
         };
         Ok(DeliveryRecord {
             partner_id,
@@ -193,9 +195,7 @@ mod opt_batches {
         crate::store::blob::attr::serialize(&v, s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<EventBatchRecord>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EventBatchRecord>, D::Error> {
         crate::store::blob::attr::deserialize(d)
     }
 }
@@ -205,7 +205,10 @@ pub fn index_keys(rec: &DeliveryRecord) -> [(&'static str, String); 4] {
     let tn = rec.submission.tracking_number.as_str();
     let shard = keys::list_shard(tn);
     [
-        (keys::CREATED_PK, keys::by_created_pk(&rec.partner_id, shard)),
+        (
+            keys::CREATED_PK,
+            keys::by_created_pk(&rec.partner_id, shard),
+        ),
         (
             keys::STATUS_PK,
             keys::by_status_pk(&rec.partner_id, rec.delivery_status, shard),
@@ -326,7 +329,10 @@ mod tests {
     fn the_plain_policy_status_wins() {
         let rec = record();
         let mut item: Item = serde_dynamo::to_item(&rec).unwrap();
-        item.insert("policy_status".into(), AttributeValue::S("cancelled".into()));
+        item.insert(
+            "policy_status".into(),
+            AttributeValue::S("cancelled".into()),
+        );
         let back: DeliveryRecord = serde_dynamo::from_item(with_pk(item, &rec)).unwrap();
         assert_eq!(back.policy.policy_status, PolicyStatus::Cancelled);
     }
@@ -356,6 +362,27 @@ mod tests {
                 ..rec
             }
         );
+    }
+
+    #[test]
+    fn an_item_in_both_layouts_is_read_from_the_old_attributes() {
+        // What `opsctl migrate deliveries --keep-old-layout` leaves, after which the release
+        // before issue 17 cancelled the policy (it writes the old attributes only).
+        let rec = record();
+        let mut item: Item = serde_dynamo::to_item(&rec).unwrap();
+        let mut cancelled = rec.policy.clone();
+        cancelled.policy_status = PolicyStatus::Cancelled;
+        for (k, v) in [
+            ("submission", serde_json::json!(rec.submission)),
+            ("policy", serde_json::json!(cancelled)),
+            ("fingerprint", serde_json::json!(rec.fingerprint)),
+            ("partner_id", serde_json::json!(rec.partner_id)),
+            ("created_at", serde_json::json!(rec.created_at)),
+        ] {
+            item.insert(k.into(), serde_dynamo::to_attribute_value(v).unwrap());
+        }
+        let back: DeliveryRecord = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back.policy.policy_status, PolicyStatus::Cancelled);
     }
 
     #[test]

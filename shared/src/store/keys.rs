@@ -115,7 +115,9 @@ pub fn list_sk(created_at: &str, tracking_number: &str) -> String {
 
 /// The tracking number in a list sort key.
 pub fn list_sk_tracking_number(sk: &str) -> Option<&str> {
-    sk.split_once('#').map(|(_, tn)| tn).filter(|tn| !tn.is_empty())
+    sk.split_once('#')
+        .map(|(_, tn)| tn)
+        .filter(|tn| !tn.is_empty())
 }
 
 #[cfg(test)]

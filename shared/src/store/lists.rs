@@ -165,9 +165,9 @@ impl Store {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|i| {
-                    sk_of(&i)
-                        .map(|sk| (sk, i))
-                        .ok_or_else(|| StoreError::Internal("a list item without its sort key".into()))
+                    sk_of(&i).map(|sk| (sk, i)).ok_or_else(|| {
+                        StoreError::Internal("a list item without its sort key".into())
+                    })
                 })
                 .collect::<Result<_, _>>()?;
             Ok(ShardPage { items, more_after })
@@ -246,7 +246,10 @@ mod tests {
         let next = next.unwrap();
         assert_eq!(next.0[&0], Some("9#a".into()));
         assert_eq!(next.0[&1], Some("7#e".into()));
-        assert_eq!(next.0[&2], None, "shard 2 showed nothing: it starts again where it was");
+        assert_eq!(
+            next.0[&2], None,
+            "shard 2 showed nothing: it starts again where it was"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod control_tower;
 mod gateway;
 mod kit;
 mod logs;
+mod migrate;
 mod ops;
 mod races;
 mod submit;

@@ -6,6 +6,7 @@
 mod audit;
 mod clients;
 mod keys;
+mod migrate;
 mod partners;
 mod products;
 
@@ -23,6 +24,7 @@ use crate::{store_err, Ctx, Failure};
 pub use audit::{audit, AuditCommand};
 pub use clients::{client, ClientCommand};
 pub use keys::keys_rotate;
+pub use migrate::{migrate, template_command, MigrateCommand};
 pub use partners::{partner, PartnerCommand};
 pub use products::{product, ProductCommand};
 
