@@ -193,7 +193,7 @@ async fn deliveries_stored_before_issue_17_keep_working_and_are_migrated_in_plac
         .await
         .expect(200)
         .clone();
-    assert_eq!(listed(&created), [quiet.tracking_number.clone()]);
+    assert_eq!(listed(&created), vec![quiet.tracking_number.clone()]);
 
     // Step 4: the old layout goes; what the routes answer does not change.
     let out = opsctl_json(&["migrate", "deliveries", "--yes"]).await;
