@@ -6,6 +6,7 @@ mod auth;
 mod cancel;
 mod certificate;
 mod control_tower;
+mod csv;
 mod gateway;
 mod kit;
 mod logs;
