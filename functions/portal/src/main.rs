@@ -156,15 +156,17 @@ mod tests {
         let page = find("").expect("the page");
         let html = String::from_utf8(inflate(page.gzip, page.size)).unwrap();
         for a in ASSETS.iter().filter(|a| !a.name.is_empty()) {
+            // (The favicon is inline, as a data: URI.)
             if matches!(
                 a.name,
-                "redoc.standalone.js" | "md5.min.js" | "portal.js" | "portal.css" | "favicon.svg"
+                "redoc.standalone.js" | "md5.min.js" | "portal.js" | "portal.css"
             ) {
                 let link = format!("docs/{}?v={}", a.name, a.version);
                 assert!(html.contains(&link), "the page does not link {link}");
             }
         }
         assert!(html.contains(r#"<script type="application/json" id="portal-spec">"#));
+        assert!(html.contains(r#"<link rel="icon" href="data:image/svg+xml,"#));
     }
 
     #[test]
