@@ -10,6 +10,7 @@ mod gateway;
 mod kit;
 mod logs;
 mod ops;
+mod quotes;
 mod races;
 mod submit;
 mod token;
