@@ -122,6 +122,9 @@ pub struct Quote {
     #[serde(flatten)]
     pub rule: PremiumRule,
     pub max_item_value: u64,
+    /// The product's claim terms when the quote was issued, kept for the policy like the rule.
+    pub loss_after_days: u32,
+    pub damage_claim_days: u32,
     pub created_at: String,
     pub valid_until: String,
     /// The table's TTL attribute (Unix seconds): `valid_until` + `QUOTE_RECORD_RETENTION`.
@@ -153,6 +156,8 @@ impl Quote {
             currency: product.currency.clone(),
             rule: product.rule,
             max_item_value: product.max_item_value,
+            loss_after_days: product.loss_after_days,
+            damage_claim_days: product.damage_claim_days,
             created_at: time_fmt::format(now),
             valid_until: time_fmt::format(valid_until),
             expires_at,
