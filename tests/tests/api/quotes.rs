@@ -141,26 +141,61 @@ async fn products_not_in_the_catalogue_are_404() {
     }
 }
 
+/// The DynamoDB round trips of each new route, warm, from the request log lines: a catalogue
+/// read none (the product cache), a quote one write, a Submit with a quote one read (the quote)
+/// and one write. A call that fills a container's caller or product cache makes more (and the
+/// caller is re-read at most every 10 s; other tests may warm other containers), so of six
+/// sequential calls at least two must make exactly the warm figure, and none more than the
+/// cold one (+ the caller's BatchGetItem, + the product's GetItem).
 #[tokio::test]
-async fn a_warm_catalogue_read_makes_no_dynamodb_round_trip() {
+async fn round_trips_of_the_new_routes_when_warm() {
     let p = Partner::full().await;
-    // The first reads fill the caller and product caches of the container that answers;
-    // sequential calls then reuse a warm container: at least one later read makes no round trip.
+    // (round trips, read units, write units) of each call.
+    let line = |f: &Value| {
+        (
+            number(f, "dynamodb_round_trips"),
+            number(f, "dynamodb_read_units"),
+            number(f, "dynamodb_write_units"),
+        )
+    };
+    let judge = |what: &str, counts: &[(f64, f64, f64)], warm: (f64, f64, f64), cold: f64| {
+        let at_warm = counts.iter().filter(|c| **c == warm).count();
+        assert!(
+            at_warm >= 2 && counts.iter().all(|c| c.0 <= cold),
+            "{what}: (round trips, RRU, WRU) per call {counts:?}; warm {warm:?}, at most {cold} round trips"
+        );
+    };
     for path in ["/products", "/products/ahasme"] {
-        let mut round_trips = Vec::new();
-        for _ in 0..4 {
+        let mut counts = Vec::new();
+        for _ in 0..6 {
             let resp = p.get(path).await;
             resp.expect(200);
-            round_trips.push(number(
-                &request_line("products", &resp).await,
-                "dynamodb_round_trips",
-            ));
+            counts.push(line(&request_line("products", &resp).await));
         }
-        assert!(
-            round_trips[1..].contains(&0.0),
-            "GET {path}: round trips per call {round_trips:?}, expected a warm read without any"
-        );
+        judge(&format!("GET {path}"), &counts, (0.0, 0.0, 0.0), 2.0);
     }
+    let mut counts = Vec::new();
+    let mut quote = Value::Null;
+    for _ in 0..6 {
+        let resp = p.quote_resp("ahasme", 3_000_000).await;
+        quote = resp.expect(200).clone();
+        counts.push(line(&request_line("products", &resp).await));
+    }
+    judge("POST /quotes", &counts, (1.0, 0.0, 1.0), 3.0);
+    let mut counts = Vec::new();
+    for _ in 0..6 {
+        let resp = p.submit(&p.submit_body_quoted(&quote)).await;
+        resp.expect(201);
+        let (round_trips, read_units, _) = line(&request_line("deliveries", &resp).await);
+        // Write units depend on the delivery item's size; the round trips and the read are the point.
+        counts.push((round_trips, read_units, 0.0));
+    }
+    judge(
+        "POST /sme-deliveries with quote_id",
+        &counts,
+        (2.0, 1.0, 0.0),
+        3.0,
+    );
 }
 
 #[tokio::test]
