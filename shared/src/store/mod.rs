@@ -367,6 +367,12 @@ impl Store {
                     .build(),
             );
         }
+        items.push(self.audit_put(audit)?);
+        self.transact(items).await
+    }
+
+    /// The put of an audit entry, for the transaction of the change it records.
+    fn audit_put(&self, audit: &AuditRecord) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(with_keys(
@@ -376,8 +382,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        items.push(TransactWriteItem::builder().put(put).build());
-        self.transact(items).await
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// Audit entries, newest first, filtered.

@@ -100,20 +100,11 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(built)?;
-        let audit = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(with_keys(
-                to_item(audit)?,
-                keys::audit(&audit.at, &audit.audit_id),
-            )))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(built)?;
         let result = self
             .transact(vec![
                 TransactWriteItem::builder().put(put).build(),
                 TransactWriteItem::builder().delete(delete).build(),
-                TransactWriteItem::builder().put(audit).build(),
+                self.audit_put(audit)?,
             ])
             .await;
         match result {
