@@ -33,3 +33,22 @@ async fn main() -> Result<(), Error> {
     }))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `events/` holds a real API Gateway event of each route (for `cargo lambda invoke`).
+    #[test]
+    fn the_example_events_are_this_functions_routes() {
+        for (event, route) in [
+            (include_str!("../../../events/products-list.json"), LIST),
+            (include_str!("../../../events/products-get.json"), GET),
+            (include_str!("../../../events/products-quote.json"), QUOTE),
+        ] {
+            let req = lambda_http::request::from_str(event).expect("a REST proxy event");
+            assert_eq!(http::RequestMeta::of(&req).route(), route);
+            assert_eq!(scope_of(route), Some(Scope::Insurance));
+        }
+    }
+}
