@@ -179,7 +179,7 @@ pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure>
                 });
             }
             ctx.confirm(&format!(
-                "change product {code} for new submissions (within 60 s): {} -> {}",
+                "change product {code} for new submissions, quotes and the catalogue (within 60 s): {} -> {}",
                 product_line(&old),
                 product_line(&p)
             ))?;
@@ -199,7 +199,7 @@ pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure>
             Ok(Outcome {
                 json: json!({"product": product_json(&p), "changed": true}),
                 text: format!(
-                    "updated {}\n(new submissions use it within 60 s; existing policies keep the terms they were sold under)",
+                    "updated {}\n(new submissions, quotes and the catalogue use it within 60 s; existing policies keep the terms they were sold under, and quotes already given keep their premium until their valid_until)",
                     product_line(&p)
                 ),
             })
