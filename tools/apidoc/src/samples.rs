@@ -133,7 +133,7 @@ impl Call {
         let mut signature = None;
         if let Some(content) = op["requestBody"]["content"].as_object() {
             if let Some(media) = content.get("application/json") {
-                let example = first_example(doc, media).cloned().unwrap_or(json!({}));
+                let example = runnable_example(doc, media).unwrap_or(json!({}));
                 let schema = deref(doc, &media["schema"]);
                 let fields = ordered_fields(&example, &schema["required"]);
                 let has = |k: &str| fields.iter().any(|(n, _)| n == k);
@@ -258,6 +258,27 @@ impl Call {
         }
         s
     }
+}
+
+/// Fields whose value only an earlier answer can give (a quote's id): a sample sending a fixed
+/// one could not run as shown.
+const FROM_AN_EARLIER_ANSWER: [&str; 1] = ["quote_id"];
+
+/// The first request example (by name) that runs as shown: without a field of
+/// `FROM_AN_EARLIER_ANSWER`; else the first example.
+fn runnable_example(doc: &Value, media: &Value) -> Option<Value> {
+    let runnable = |v: &Value| !FROM_AN_EARLIER_ANSWER.iter().any(|f| v.get(f).is_some());
+    media
+        .get("examples")
+        .and_then(Value::as_object)
+        .and_then(|examples| {
+            examples
+                .values()
+                .filter_map(|e| deref(doc, e).get("value"))
+                .find(|v| runnable(v))
+                .cloned()
+        })
+        .or_else(|| first_example(doc, media).cloned())
 }
 
 /// The example's top-level fields, required ones first in the schema's order, then by name.
