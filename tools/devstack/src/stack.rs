@@ -51,6 +51,8 @@ pub struct UpOptions {
     pub max_concurrency: usize,
     /// Stage throttling (`--stage-throttle`); `None`: not throttled.
     pub stage_throttle: Option<crate::throttle::Limits>,
+    /// Environment variables of every function, over the template's (`--function-env`).
+    pub function_env: Vec<(String, String)>,
 
     /// Fault-injecting proxies between the functions and the emulators (`faults`).
     pub dynamodb_faults: Option<crate::faults::FaultSpec>,
@@ -67,6 +69,7 @@ struct StackFile<'a> {
     link_key_secret_id: &'a str,
     api_base_url: String,
     token_url: String,
+    developer_portal_url: String,
     dynamodb_endpoint: String,
     secretsmanager_endpoint: String,
     /// Where the functions reach DynamoDB when `--dynamodb-faults` is on (control: `/__faults`).
@@ -269,6 +272,7 @@ async fn run(
         link_key_secret_id: LINK_KEY_SECRET_ID,
         api_base_url: format!("{base_url}/api/v1"),
         token_url: format!("{base_url}/oauth/token"),
+        developer_portal_url: format!("{base_url}/docs"),
         dynamodb_endpoint: ddb_endpoint.clone(),
         secretsmanager_endpoint: sm_endpoint.clone(),
         dynamodb_fault_proxy: ddb_proxy,
@@ -376,6 +380,7 @@ async fn run(
                 env.insert(var.to_string(), v);
             }
         }
+        env.extend(opts.function_env.iter().cloned());
         let logs = LogSink::open(
             &state_dir.join(format!("logs/{}.log", f.binary)),
             &f.binary,
@@ -441,6 +446,7 @@ async fn run(
         "\n  Local partner API ready: {base_url}\n  \
          Token URL:   {base_url}/oauth/token\n  \
          API base:    {base_url}/api/v1\n  \
+         Portal:      {base_url}/docs (developer_portal_url: guides, reference, code samples)\n  \
          Demo kit:    {} (client_id, client_secret, api_token_key)\n  \
          Logs:        {}/logs/\n  \
          Stop with Ctrl-C{}.\n",
