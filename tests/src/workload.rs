@@ -416,18 +416,27 @@ pub struct StoredBatch {
     pub events: Vec<Value>,
 }
 
-/// The tracking updates kept inside a delivery item (DynamoDB JSON): its `e` attribute, a
-/// compressed list of batches (shared/src/store/delivery_layout.rs).
-pub fn inline_batches(item: &Value) -> Vec<StoredBatch> {
+/// A compressed attribute of a delivery item (DynamoDB JSON) as JSON, `None` when absent
+/// (shared/src/store/delivery_layout.rs: `d` holds `{submission, policy, created_at}`, `e` the
+/// tracking updates).
+pub fn compressed_attribute(item: &Value, name: &str) -> Option<Value> {
     use base64::Engine;
-    let Some(b64) = item["e"]["B"].as_str() else {
-        return Vec::new();
-    };
+    let b64 = item[name]["B"].as_str()?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64)
-        .unwrap_or_else(|e| panic!("attribute e is not base64: {e}"));
-    let decoded = shared::store::decode_compressed_attribute(&bytes)
-        .unwrap_or_else(|e| panic!("attribute e does not decode: {e}"));
+        .unwrap_or_else(|e| panic!("attribute {name} is not base64: {e}"));
+    Some(
+        shared::store::decode_compressed_attribute(&bytes)
+            .unwrap_or_else(|e| panic!("attribute {name} does not decode: {e}")),
+    )
+}
+
+/// The tracking updates kept inside a delivery item (DynamoDB JSON): its `e` attribute, a
+/// compressed list of batches.
+pub fn inline_batches(item: &Value) -> Vec<StoredBatch> {
+    let Some(decoded) = compressed_attribute(item, "e") else {
+        return Vec::new();
+    };
     decoded
         .as_array()
         .unwrap_or_else(|| panic!("attribute e is not a list: {decoded}"))
