@@ -385,7 +385,8 @@ pub fn render(r: &Results) -> String {
          directly in this run on copies of the same items. Handler overhead = handler p50 − floor \
          p50 (authorizer: invocation p50, its floor is no round trip); target < 1 ms. *Own time*: \
          the same overhead measured inside each request instead (`latency_ms − dynamodb_ms`, the \
-         time of its DynamoDB attempts as the SDK interceptor adds it up): where it is small and \
+         time its DynamoDB attempts were in flight as the SDK interceptor adds it up, side-by-side \
+         attempts once): where it is small and \
          the overhead is not, DynamoDB Local took longer on the endpoint's items than on the \
          floor's copies. The invocation − floor column adds the Runtime API hops.\n"
     );

@@ -7,7 +7,7 @@
 //! partner and client are read in one BatchGetItem at most once per `ACCESS_CACHE_TTL`):
 //! submit 1 write (a retry: the same failed write returns the existing item);
 //! tracking 1 read + 1 write; cancel 1 read + 1 write; get delivery 1 query;
-//! get policy 2 queries (index, then the delivery); list 1 query.
+//! get policy 2 queries (index, then the delivery); list 1 query per list shard, side by side.
 //! Catalogue and quotes (`products`): list products 0 (cached) or 1 query; get product 0 (cached)
 //! or 1 read; quote 1 write (+ 1 read when its product is not cached); submit with `quote_id`
 //! 1 read (the quote) + 1 write.
