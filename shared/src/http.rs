@@ -199,17 +199,18 @@ pub fn finish(
     let dynamodb_read_units = crate::metrics::dynamodb_read_units();
     let dynamodb_write_units = crate::metrics::dynamodb_write_units();
     let secretsmanager_round_trips = crate::metrics::secretsmanager_round_trips();
+    let s3_round_trips = crate::metrics::s3_round_trips();
     match result {
         Ok((status, body)) => {
-            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "request");
+            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, s3_round_trips, "request");
             json_response(status, &body, &meta.request_id)
         }
         Err(err) => {
             let status = err.status();
             if status >= 500 {
-                tracing::error!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), detail = %err.log_detail(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "request failed");
+                tracing::error!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), detail = %err.log_detail(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, s3_round_trips, "request failed");
             } else {
-                tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "request rejected");
+                tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, s3_round_trips, "request rejected");
             }
             error_response(&err, &meta.request_id)
         }

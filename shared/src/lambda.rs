@@ -63,6 +63,21 @@ impl Runtime {
         let app: &'static App = Box::leak(Box::new(App::new(self.store, links)));
         (app, Box::leak(Box::new(self.config)))
     }
+
+    /// `into_app` with the claims bucket (`CLAIMS_BUCKET`), for the claims function.
+    pub async fn into_claims_app(self) -> Result<(&'static App, &'static Config), String> {
+        let bucket = std::env::var(crate::documents::BUCKET_ENV).map_err(|_| {
+            format!(
+                "environment variable {} is not set",
+                crate::documents::BUCKET_ENV
+            )
+        })?;
+        let s3 = crate::documents::s3_client(&sdk_config().await, true);
+        let links = self.link_keys();
+        let app = App::new(self.store, links)
+            .with_documents(crate::documents::Documents::new(s3, bucket));
+        Ok((Box::leak(Box::new(app)), Box::leak(Box::new(self.config))))
+    }
 }
 
 /// Serve one `/api/v1` request: establish the caller, check the route's scope before reading the
@@ -77,7 +92,33 @@ where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    Ok(serve(REQUEST_DEADLINE, req, scope_of, handler).await)
+    Ok(serve(
+        REQUEST_DEADLINE,
+        req,
+        |r| scope_of(r).map(|s| vec![s]),
+        handler,
+    )
+    .await)
+}
+
+/// `api_request` for routes that any one of several scopes opens (claim reads: `claims` or
+/// `control_tower`); the first scope is the one a refusal names.
+pub async fn api_request_any<F, Fut>(
+    req: Request,
+    scopes_of: fn(&str) -> Option<&'static [Scope]>,
+    handler: F,
+) -> Result<Response<Body>, std::convert::Infallible>
+where
+    F: FnOnce(RequestMeta, Principal, Request) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    Ok(serve(
+        REQUEST_DEADLINE,
+        req,
+        |r| scopes_of(r).map(<[Scope]>::to_vec),
+        handler,
+    )
+    .await)
 }
 
 /// How long an `/api/v1` request may run before it is answered 503 with `Retry-After`. Each SDK
@@ -92,7 +133,7 @@ pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs
 async fn serve<F, Fut>(
     deadline: std::time::Duration,
     req: Request,
-    scope_of: fn(&str) -> Option<Scope>,
+    scope_of: impl Fn(&str) -> Option<Vec<Scope>>,
     handler: F,
 ) -> Response<Body>
 where
@@ -108,7 +149,7 @@ where
     let route = meta.route();
     let result = match scope_of(&route) {
         None => Err(ApiError::NotFound(format!("No route for {route}."))),
-        Some(scope) => match principal.require(scope) {
+        Some(scopes) => match principal.require_any(&scopes) {
             Err(e) => Err(e),
             Ok(()) => tokio::time::timeout(deadline, handler(meta.clone(), principal, req))
                 .await
@@ -134,8 +175,8 @@ mod tests {
             .expect("a REST proxy event")
     }
 
-    fn control_tower(_: &str) -> Option<Scope> {
-        Some(Scope::ControlTower)
+    fn control_tower(_: &str) -> Option<Vec<Scope>> {
+        Some(vec![Scope::ControlTower])
     }
 
     #[tokio::test]

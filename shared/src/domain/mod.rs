@@ -1,6 +1,7 @@
 //! The domain: types that can only hold valid values, and the rules of the contract.
 
 mod cancel;
+pub mod claim;
 mod product;
 mod status;
 mod submission;
@@ -8,6 +9,7 @@ mod tracking;
 mod tracking_number;
 
 pub use cancel::{CancelRequest, Cancellation};
+pub use claim::{ClaimStatus, ClaimTerms, ClaimType};
 pub use product::{PremiumRule, Product, ProductCode};
 pub use status::{DeliveryStatus, PolicyStatus};
 pub use submission::Submission;

@@ -62,9 +62,31 @@ pub struct Product {
     pub max_item_value: u64,
     #[serde(flatten)]
     pub rule: PremiumRule,
+    /// Days without a tracking event after which a delivery may be claimed as lost.
+    #[serde(default = "default_loss_after_days")]
+    pub loss_after_days: u32,
+    /// Days after the `success` event's tracking_time within which damage may be claimed.
+    #[serde(default = "default_damage_claim_days")]
+    pub damage_claim_days: u32,
+}
+
+fn default_loss_after_days() -> u32 {
+    7
+}
+
+fn default_damage_claim_days() -> u32 {
+    14
 }
 
 impl Product {
+    /// The claim terms a policy sold now is given (and keeps).
+    pub fn claim_terms(&self) -> super::ClaimTerms {
+        super::ClaimTerms {
+            loss_after_days: self.loss_after_days,
+            damage_claim_days: self.damage_claim_days,
+        }
+    }
+
     /// Check a submission's money fields against this product.
     pub fn check(&self, item_value: u64, premium_amount: u64) -> Result<(), ApiError> {
         if item_value > self.max_item_value {
@@ -97,7 +119,16 @@ mod tests {
                 premium_rate_bps: 50,
                 min_premium: 5_000,
             },
+            loss_after_days: 7,
+            damage_claim_days: 14,
         }
+    }
+
+    #[test]
+    fn products_stored_before_claim_terms_read_as_the_defaults() {
+        let old = serde_json::json!({"product_code": "ahasme", "currency": "VND", "max_item_value": 1, "premium_rate_bps": 50, "min_premium": 1});
+        let p: Product = serde_json::from_value(old).unwrap();
+        assert_eq!((p.loss_after_days, p.damage_claim_days), (7, 14));
     }
 
     #[test]

@@ -70,6 +70,8 @@ impl App {
                 issued_at: now.clone(),
                 cancellation: None,
                 cancelled_at: None,
+                loss_after_days: product.loss_after_days,
+                damage_claim_days: product.damage_claim_days,
             },
             submission,
             delivery_status: DeliveryStatus::Created,
@@ -77,6 +79,7 @@ impl App {
             updated_at: now,
             version: 1,
             event_ids: vec![],
+            claims: Default::default(),
         };
         // Make sure the certificate link can be produced before anything is written.
         let url = self

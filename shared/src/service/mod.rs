@@ -8,11 +8,15 @@
 //! submit 1 write (a retry: the same failed write returns the existing item);
 //! tracking 1 read + 1 write; cancel 1 read + 1 write; get delivery 1 query;
 //! get policy 2 queries (index, then the delivery); list 1 query.
+//! Claims (`claims`): file 1 read + 1 write (a transaction); document, note, withdraw 1 read +
+//! 1 write; get claim 1 read (+ 1 S3 ListObjectsV2 when it has documents); list 1 query.
 
+mod claims;
 mod control_tower;
 mod deliveries;
 mod tracking;
 
+pub use claims::{claim_json, claim_list_item_json, claims_summary_json};
 pub use control_tower::{delivery_json, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 pub use deliveries::cancel_reply;
 pub use tracking::tracking_reply;
@@ -70,6 +74,8 @@ pub struct Caller {
 pub struct App {
     pub store: Store,
     pub links: LinkKeys,
+    /// The claims bucket (only the claims function has one; `with_documents`).
+    documents: Option<crate::documents::Documents>,
     callers: TtlCache<String, Arc<Caller>>,
     products: TtlCache<String, Arc<Product>>,
 }
@@ -82,9 +88,16 @@ impl App {
         App {
             store,
             links,
+            documents: None,
             callers: TtlCache::new(access_cache_ttl()),
             products: TtlCache::new(PRODUCT_CACHE_TTL),
         }
+    }
+
+    /// The application with the claims bucket (the claims function).
+    pub fn with_documents(mut self, documents: crate::documents::Documents) -> Self {
+        self.documents = Some(documents);
+        self
     }
 
     async fn load_caller(&self, p: &Principal) -> Result<Arc<Caller>, ApiError> {

@@ -1,6 +1,8 @@
 //! The DynamoDB store: every read and write of the table. One method = one round trip
 //! (except `delivery_with_history` on a history over 1 MB).
 
+mod claim_records;
+mod claims;
 pub mod keys;
 mod records;
 
@@ -19,6 +21,12 @@ pub use records::{
     PolicyRecord, CLIENT_ACTIVE, CLIENT_REVOKED, CLIENT_SUSPENDED, PARTNER_ACTIVE,
     PARTNER_SUSPENDED,
 };
+
+pub use claim_records::{
+    ClaimActor, ClaimRecord, ClaimSummary, DeliveryClaims, DocumentRecord, HistoryEntry,
+    NoteRecord, OpenClaim,
+};
+pub use claims::{ClaimListQuery, DeliveryEffect};
 
 use crate::domain::{Cancellation, DeliveryStatus, PolicyStatus, Product, TrackingEvent};
 use crate::error::ApiError;
@@ -588,13 +596,28 @@ impl Store {
         let pk = keys::delivery_pk(&old.partner_id, tn);
         let version = old.version + 1;
         let ids: Vec<AttributeValue> = new_events.iter().map(|e| s(e.id())).collect();
-        let update = Update::builder()
+        // What claims' eligibility reads (issue 13): the latest event time, and when the
+        // delivery became `success`.
+        let (last_event_time, success_time) = claim_times(old, status, new_events);
+        let mut expression = "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)".to_string();
+        let mut times = Vec::new();
+        if let Some(t) = last_event_time {
+            expression.push_str(", last_event_time = :let");
+            times.push((":let", t));
+        }
+        if let Some(t) = success_time {
+            expression.push_str(", success_time = :sut");
+            times.push((":sut", t));
+        }
+        let mut update = Update::builder();
+        for (name, t) in times {
+            update = update.expression_attribute_values(name, s(t));
+        }
+        let update = update
             .table_name(&self.table)
             .key(keys::PK, s(pk.clone()))
             .key(keys::SK, s(keys::DELIVERY_SK))
-            .update_expression(
-                "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)",
-            )
+            .update_expression(expression)
             .condition_expression("version = :v")
             .expression_attribute_values(":st", s(status.as_str()))
             .expression_attribute_values(":g2", s(keys::by_status_pk(&old.partner_id, status)))
@@ -644,7 +667,8 @@ impl Store {
         .await
     }
 
-    /// Cancel the policy of a delivery read at `old.version`.
+    /// Cancel the policy of a delivery read at `old.version` (the condition also keeps a claim
+    /// filed meanwhile from being overtaken: filing bumps the version).
     pub async fn cancel_policy(
         &self,
         old: &DeliveryRecord,
@@ -677,7 +701,7 @@ impl Store {
         Ok(())
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -819,4 +843,29 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok((items, next))
     }
+}
+
+/// The delivery's new `last_event_time` and `success_time` after a tracking update (`None`:
+/// unchanged). `success_time` is set once, by the update that moves the delivery to `success`:
+/// its latest event's time (or the time of the update, when all its events were stored before).
+fn claim_times(
+    old: &DeliveryRecord,
+    status: DeliveryStatus,
+    new_events: &[TrackingEvent],
+) -> (Option<String>, Option<String>) {
+    let newest = new_events.iter().map(|e| e.instant()).max();
+    let stored = old
+        .claims
+        .last_event_time
+        .as_deref()
+        .and_then(crate::time_fmt::parse);
+    let last = newest.filter(|n| stored.is_none_or(|s| *n > s));
+    let becomes_success = status == DeliveryStatus::Success
+        && old.delivery_status != DeliveryStatus::Success
+        && old.claims.success_time.is_none();
+    let success = becomes_success.then(|| newest.unwrap_or_else(crate::time_fmt::now));
+    (
+        last.map(crate::time_fmt::format),
+        success.map(crate::time_fmt::format),
+    )
 }

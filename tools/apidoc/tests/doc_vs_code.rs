@@ -651,6 +651,8 @@ fn record_from(submission: Submission) -> DeliveryRecord {
             issued_at: "2026-11-25T06:32:44.658Z".into(),
             cancellation: None,
             cancelled_at: None,
+            loss_after_days: 7,
+            damage_claim_days: 14,
         },
         submission,
         delivery_status: DeliveryStatus::Created,
@@ -658,6 +660,7 @@ fn record_from(submission: Submission) -> DeliveryRecord {
         updated_at: "2026-11-25T06:32:44.658Z".into(),
         version: 1,
         event_ids: vec![],
+        claims: Default::default(),
     }
 }
 
