@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// The fields of the line `function` logged for the request `resp` answers, waiting up to 5 s
 /// for the function to flush it.
-async fn request_line(function: &str, resp: &Resp) -> Value {
+pub(crate) async fn request_line(function: &str, resp: &Resp) -> Value {
     let request_id = resp
         .header("x-request-id")
         .unwrap_or_else(|| resp.fail("no x-request-id header"))

@@ -283,12 +283,51 @@ if (pm.request.method === 'POST' && path.endsWith('/sme-deliveries')
 const raw = pm.request.body && pm.request.body.mode === 'raw' ? pm.variables.replaceIn(pm.request.body.raw) : '';
 let body = null;
 try { body = raw ? JSON.parse(raw) : null; } catch (e) { body = null; }
-if (body && typeof body === 'object' && 'signature' in body && typeof body.tracking_number === 'string') {
+if (body && typeof body === 'object' && 'signature' in body && path.includes('/claims')) {
+    // Claim writes (issue 13): MD5(api_token_key + tracking_number + claimed_amount), over the
+    // claim's tracking number and claimed amount (saved by "File a claim" for the calls on it).
+    const tn = typeof body.tracking_number === 'string' ? body.tracking_number : pm.variables.get('tracking_number');
+    const amount = body.claimed_amount !== undefined ? body.claimed_amount : pm.variables.get('claimed_amount');
+    pm.variables.set('signature', cryptoJs.MD5(pm.variables.get('api_token_key') + tn + String(amount)).toString());
+} else if (body && typeof body === 'object' && 'signature' in body && typeof body.tracking_number === 'string') {
     const premium = body.premium_amount !== undefined ? body.premium_amount : pm.variables.get('premium_amount');
     const signature = cryptoJs.MD5(pm.variables.get('api_token_key') + body.tracking_number + String(premium)).toString();
     pm.variables.set('signature', signature);
 }
 "#;
+
+/// The test script of the claim calls: remember the claim, and the document's upload request.
+const REMEMBER_CLAIM_SCRIPT: &str = r#"// Remember the claim (and the upload request of a document) for the next requests.
+if (pm.response.code === 200 || pm.response.code === 201) {
+    const res = pm.response.json();
+    let req = {};
+    try { req = JSON.parse(pm.variables.replaceIn(pm.request.body ? pm.request.body.raw || '{}' : '{}')); } catch (e) { }
+    if (res.claim_id) { pm.collectionVariables.set('claim_id', res.claim_id); }
+    if (req.claimed_amount !== undefined) { pm.collectionVariables.set('claimed_amount', String(req.claimed_amount)); }
+    if (res.upload) {
+        pm.collectionVariables.set('upload_url', res.upload.url);
+        pm.collectionVariables.set('upload_content_type', res.upload.headers['Content-Type']);
+    }
+}
+"#;
+
+/// The upload step after "Add a document": the pre-signed PUT straight to S3 (not an API
+/// operation, so not in the document's paths).
+fn upload_item(rank: usize) -> Value {
+    json!({
+        "name": format!("{rank}b. Upload the document (pre-signed PUT to S3)"),
+        "event": [script("test", "pm.test(\"S3 accepted the upload\", function () {\n    pm.expect(pm.response.code).to.equal(200);\n});\n")],
+        "request": {
+            "method": "PUT",
+            "auth": {"type": "noauth"},
+            "header": [{"key": "Content-Type", "value": "{{upload_content_type}}"}],
+            "url": "{{upload_url}}",
+            "body": {"mode": "file", "file": {}},
+            "description": "Sends the file to the pre-signed URL that \"Add a document\" answered (saved as upload_url), with the signed Content-Type. Select the file in Body > binary: its size must be exactly the size_bytes you declared (edit size_bytes in \"Add a document\" first), or S3 refuses it (403). The link is valid 15 minutes. Then \"One claim\" shows the document with uploaded true.",
+        },
+        "response": [],
+    })
+}
 
 /// The test script of Submit and of the control tower reads: remember what later calls need.
 const REMEMBER_SCRIPT: &str = r#"// Remember the delivery for the next requests (Insert Tracking Detail, Cancel, reads).
@@ -358,7 +397,8 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     let rel = path.strip_prefix("/api/v1").unwrap_or(path);
     let rel = rel
         .replace("{tracking_number}", "{{tracking_number}}")
-        .replace("{policy_id}", "{{policy_id}}");
+        .replace("{policy_id}", "{{policy_id}}")
+        .replace("{claim_id}", "{{claim_id}}");
     // The certificate lives outside /api/v1, at the link Submit answered (`url_certificate`).
     let is_certificate = path.starts_with("/certificates/");
     let (host, segments): (String, Vec<String>) = if is_token {
@@ -512,6 +552,9 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     {
         test.push_str(REMEMBER_SCRIPT);
     }
+    if path.starts_with("/api/v1/claims") && method == "POST" {
+        test.push_str(REMEMBER_CLAIM_SCRIPT);
+    }
     events.push(script("test", &test));
     json!({
         "name": format!("{}. {name}", flow_rank(method, path) + 1),
@@ -544,13 +587,20 @@ fn reason(code: u16) -> &'static str {
 /// The order a partner follows: token, submit, track, read, list, cancel, the document.
 /// Operations not listed here come last, in path order.
 fn flow_rank(method: &str, path: &str) -> usize {
-    const ORDER: [(&str, &str); 8] = [
+    const ORDER: [(&str, &str); 14] = [
         ("POST", "/oauth/token"),
         ("POST", "/api/v1/sme-deliveries"),
         ("POST", "/api/v1/tracking-details"),
         ("GET", "/api/v1/sme-deliveries/{tracking_number}"),
         ("GET", "/api/v1/policies/{policy_id}"),
         ("GET", "/api/v1/sme-deliveries"),
+        // Claims on the delivery tracked to `fail` above (then the upload step, see `upload_item`).
+        ("POST", "/api/v1/claims"),
+        ("POST", "/api/v1/claims/{claim_id}/documents"),
+        ("POST", "/api/v1/claims/{claim_id}/notes"),
+        ("GET", "/api/v1/claims/{claim_id}"),
+        ("GET", "/api/v1/claims"),
+        ("POST", "/api/v1/claims/{claim_id}/withdraw"),
         ("POST", "/api/v1/sme-deliveries/cancel"),
         ("GET", "/api/v1/openapi.json"),
     ];
@@ -566,10 +616,13 @@ pub fn postman_collection(doc: &Value) -> Value {
     ops.sort_by_key(|(m, p, _)| (flow_rank(m, p), m.clone(), p.clone()));
     // One flat list in the order a partner follows (token, submit, track, read, cancel), so that
     // "Run collection" (or newman) goes through a delivery's life from the top.
-    let items: Vec<Value> = ops
-        .iter()
-        .map(|(method, path, op)| request_item(doc, method, path, op))
-        .collect();
+    let mut items: Vec<Value> = Vec::new();
+    for (method, path, op) in &ops {
+        items.push(request_item(doc, method, path, op));
+        if method == "POST" && path == "/api/v1/claims/{claim_id}/documents" {
+            items.push(upload_item(flow_rank(method, path) + 1));
+        }
+    }
     let scopes: Vec<&str> = doc["components"]["securitySchemes"]["partnerOAuth"]["flows"]
         ["clientCredentials"]["scopes"]
         .as_object()
@@ -617,6 +670,10 @@ pub fn postman_collection(doc: &Value) -> Value {
             {"key": "url_certificate", "value": ""},
             {"key": "premium_amount", "value": "15000"},
             {"key": "signature", "value": ""},
+            {"key": "claim_id", "value": ""},
+            {"key": "claimed_amount", "value": "1500000"},
+            {"key": "upload_url", "value": ""},
+            {"key": "upload_content_type", "value": "image/jpeg"},
         ],
         "item": items,
     })
