@@ -82,10 +82,8 @@ async fn an_operator_decision_racing_a_withdraw_has_one_winner() {
         let d = p.failed_delivery().await;
         let id = p.file_claim_ok(&p.claim_body(&d, "loss", 1000)).await;
         let c = p.claim_json(&id).await;
-        let (withdraw, reject) = tokio::join!(
-            p.withdraw(&c, "found it"),
-            opsctl_run(&["claim", "reject", &id, "--reason", "no cover", "--yes"])
-        );
+        let reject_args = ["claim", "reject", &id, "--reason", "no cover", "--yes"];
+        let (withdraw, reject) = tokio::join!(p.withdraw(&c, "found it"), opsctl_run(&reject_args));
         let final_status = p.claim_json(&id).await["claim_status"].clone();
         match (withdraw.status, reject.success) {
             (200, false) => {
