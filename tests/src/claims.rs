@@ -53,14 +53,14 @@ impl Partner {
         d
     }
 
-    /// A signed claim body on a delivery: `claim_type`, `claimed_amount`, incident an hour ago.
+    /// A signed claim body on a delivery: `claim_type`, `claimed_amount`, incident now.
     pub fn claim_body(&self, d: &Delivery, claim_type: &str, amount: i64) -> Value {
         json!({
             "tracking_number": d.tracking_number,
             "policy_id": d.policy_id,
             "claim_type": claim_type,
             "claimed_amount": amount,
-            "incident_time": rfc3339(time::OffsetDateTime::now_utc() - time::Duration::minutes(1)),
+            "incident_time": rfc3339(time::OffsetDateTime::now_utc()),
             "description": "Kiện hàng bị thất lạc sau khi giao thất bại.",
             "claimant_name": "Shop ABC",
             "claimant_phone": "0901234567",
