@@ -275,6 +275,9 @@ if (!isPublic) {
     }
 }
 
+// A claim's incident time: now (it may be neither in the future nor before the policy).
+pm.variables.set('incident_time', new Date().toISOString());
+
 if (pm.request.method === 'POST' && path.endsWith('/sme-deliveries')
         && pm.variables.get('auto_tracking_number') !== 'false') {
     pm.collectionVariables.set('tracking_number', 'PM-' + Date.now());
@@ -286,7 +289,7 @@ try { body = raw ? JSON.parse(raw) : null; } catch (e) { body = null; }
 if (body && typeof body === 'object' && 'signature' in body && path.includes('/claims')) {
     // Claim writes (issue 13): MD5(api_token_key + tracking_number + claimed_amount), over the
     // claim's tracking number and claimed amount (saved by "File a claim" for the calls on it).
-    const tn = typeof body.tracking_number === 'string' ? body.tracking_number : pm.variables.get('tracking_number');
+    const tn = typeof body.tracking_number === 'string' ? body.tracking_number : pm.variables.get('claim_tracking_number');
     const amount = body.claimed_amount !== undefined ? body.claimed_amount : pm.variables.get('claimed_amount');
     pm.variables.set('signature', cryptoJs.MD5(pm.variables.get('api_token_key') + tn + String(amount)).toString());
 } else if (body && typeof body === 'object' && 'signature' in body && typeof body.tracking_number === 'string') {
@@ -311,6 +314,43 @@ if (pm.response.code === 200 || pm.response.code === 201) {
 }
 "#;
 
+/// The pre-request script of "File a claim": a delivery of its own, insured and tracked to
+/// `fail` (a lost parcel can be claimed at once), so the flow's first delivery stays cancellable;
+/// then the claim's signature over that delivery's tracking number and the claimed amount.
+const CLAIM_SETUP_SCRIPT: &str = r#"// A delivery for the claim: insured, then tracked to `fail` (claimable as lost at once).
+const cryptoJs = require('crypto-js');
+const key = pm.variables.get('api_token_key');
+const base = pm.variables.get('api_base_url');
+const tn = 'PM-CLAIM-' + Date.now();
+const headers = [
+    { key: 'Authorization', value: 'Bearer ' + pm.collectionVariables.get('access_token') },
+    { key: 'Content-Type', value: 'application/json' }
+];
+const premiumSignature = cryptoJs.MD5(key + tn + '15000').toString();
+const submit = {
+    tracking_number: tn, product_code: 'ahasme', customer_name: 'Cong ty ABC',
+    customer_phone: '+84 901 234 567', pickup_address: '1 Le Loi, District 1, Ho Chi Minh City',
+    drop_up_address: '2 Trang Tien, Hoan Kiem, Ha Noi', type_of_goods: 'electronics', cod_amount: 0,
+    item_value: 3000000, premium_amount: 15000, order_created_time: new Date().toISOString(),
+    goods_description: 'Mobile phone', good_quantity: 1, signature: premiumSignature
+};
+pm.sendRequest({ url: base + '/sme-deliveries', method: 'POST', header: headers,
+                 body: { mode: 'raw', raw: JSON.stringify(submit) } }, function (err, res) {
+    if (err || res.code !== 201) { console.error('claim setup: submit failed', err || res.text()); return; }
+    pm.collectionVariables.set('claim_tracking_number', tn);
+    pm.collectionVariables.set('claim_policy_id', res.json().policy_id);
+    const fail = { tracking_number: tn, delivery_status: 'fail', signature: premiumSignature,
+                   tracking_detail: [{ tracking_time: new Date().toISOString(), tracking_status: 'fail' }] };
+    pm.sendRequest({ url: base + '/tracking-details', method: 'POST', header: headers,
+                     body: { mode: 'raw', raw: JSON.stringify(fail) } }, function (err2, res2) {
+        if (err2 || res2.code !== 200) { console.error('claim setup: tracking failed', err2 || res2.text()); }
+    });
+    let amount = pm.variables.get('claimed_amount');
+    try { amount = JSON.parse(pm.variables.replaceIn(pm.request.body.raw)).claimed_amount; } catch (e) { }
+    pm.variables.set('signature', cryptoJs.MD5(key + tn + String(amount)).toString());
+});
+"#;
+
 /// The upload step after "Add a document": the pre-signed PUT straight to S3 (not an API
 /// operation, so not in the document's paths).
 fn upload_item(rank: usize) -> Value {
@@ -322,8 +362,8 @@ fn upload_item(rank: usize) -> Value {
             "auth": {"type": "noauth"},
             "header": [{"key": "Content-Type", "value": "{{upload_content_type}}"}],
             "url": "{{upload_url}}",
-            "body": {"mode": "file", "file": {}},
-            "description": "Sends the file to the pre-signed URL that \"Add a document\" answered (saved as upload_url), with the signed Content-Type. Select the file in Body > binary: its size must be exactly the size_bytes you declared (edit size_bytes in \"Add a document\" first), or S3 refuses it (403). The link is valid 15 minutes. Then \"One claim\" shows the document with uploaded true.",
+            "body": {"mode": "raw", "raw": "(replace this body: Body > binary, and select your file)"},
+            "description": "Sends the file to the pre-signed URL that \"Add a document\" answered (saved as upload_url), with the signed Content-Type. Choose Body > binary and select the file: its size must be exactly the size_bytes you declared (edit size_bytes in \"Add a document\" first), or S3 refuses it (403 SignatureDoesNotMatch). The link is valid 15 minutes. Then \"One claim with its history...\" shows the document with uploaded true. (The placeholder body is only accepted by the local S3, which does not check the signed size; the claim then does not count it as uploaded.)",
         },
         "response": [],
     })
@@ -350,13 +390,29 @@ fn script(listen: &str, source: &str) -> Value {
     })
 }
 
-/// Replaces example values the collection takes from variables.
-fn templated(body: &Value) -> Value {
+/// Replaces example values the collection takes from variables (claims: the claim's delivery).
+fn templated(body: &Value, path: &str) -> Value {
     let mut body = body.clone();
+    let claim = path.starts_with("/api/v1/claims");
     if let Some(o) = body.as_object_mut() {
         for (field, var) in [
-            ("tracking_number", "{{tracking_number}}"),
-            ("policy_id", "{{policy_id}}"),
+            (
+                "tracking_number",
+                if claim {
+                    "{{claim_tracking_number}}"
+                } else {
+                    "{{tracking_number}}"
+                },
+            ),
+            (
+                "policy_id",
+                if claim {
+                    "{{claim_policy_id}}"
+                } else {
+                    "{{policy_id}}"
+                },
+            ),
+            ("incident_time", "{{incident_time}}"),
             ("signature", "{{signature}}"),
         ] {
             if o.contains_key(field) {
@@ -475,7 +531,7 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
             let schema = deref(doc, &media["schema"]);
             request["body"] = json!({
                 "mode": "raw",
-                "raw": pretty_in_order(&templated(&example), &schema["required"]),
+                "raw": pretty_in_order(&templated(&example, path), &schema["required"]),
                 "options": {"raw": {"language": "json"}},
             });
         } else if let Some(media) = content.get("application/x-www-form-urlencoded") {
@@ -532,6 +588,9 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     }
 
     let mut events = Vec::new();
+    if method == "POST" && path == "/api/v1/claims" {
+        events.push(script("prerequest", CLAIM_SETUP_SCRIPT));
+    }
     let mut expected: Vec<u16> = op["responses"]
         .as_object()
         .into_iter()
@@ -671,6 +730,9 @@ pub fn postman_collection(doc: &Value) -> Value {
             {"key": "premium_amount", "value": "15000"},
             {"key": "signature", "value": ""},
             {"key": "claim_id", "value": ""},
+            {"key": "claim_tracking_number", "value": ""},
+            {"key": "claim_policy_id", "value": ""},
+            {"key": "incident_time", "value": ""},
             {"key": "claimed_amount", "value": "1500000"},
             {"key": "upload_url", "value": ""},
             {"key": "upload_content_type", "value": "image/jpeg"},
