@@ -128,6 +128,17 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Every query string parameter (first value of each), for the list routes.
+pub fn query_params(req: &Request) -> std::collections::HashMap<String, String> {
+    req.query_string_parameters_ref()
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.path_parameters_ref()
         .and_then(|q| q.first(name))

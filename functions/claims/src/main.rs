@@ -1,9 +1,7 @@
 //! Claims (issue 13): file a claim, add documents (pre-signed S3 uploads) and notes, withdraw;
 //! read one claim and list them. Logic in `shared::service` (claims) and `shared::documents`.
 
-use std::collections::HashMap;
-
-use lambda_http::{run, service_fn, Error, Request, RequestExt};
+use lambda_http::{run, service_fn, Error, Request};
 use shared::auth::Scope;
 use shared::http;
 use shared::lambda::{api_request_any, Runtime};
@@ -34,14 +32,7 @@ async fn main() -> Result<(), Error> {
             match meta.route().as_str() {
                 GET => app.get_claim(&principal, &claim_id).await,
                 LIST => {
-                    let params: HashMap<String, String> = req
-                        .query_string_parameters_ref()
-                        .map(|q| {
-                            q.iter()
-                                .map(|(k, v)| (k.to_string(), v.to_string()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let params = http::query_params(&req);
                     app.list_claims(&principal, &params).await
                 }
                 route => {

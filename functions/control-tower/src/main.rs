@@ -1,8 +1,6 @@
 //! Control tower reads: one delivery, one policy, a filtered list.
 
-use std::collections::HashMap;
-
-use lambda_http::{run, service_fn, Error, Request, RequestExt};
+use lambda_http::{run, service_fn, Error, Request};
 use shared::auth::Scope;
 use shared::http;
 use shared::lambda::{api_request, Runtime};
@@ -30,14 +28,7 @@ async fn main() -> Result<(), Error> {
                 }
                 GET_POLICY => app.get_policy(&principal, &param("policy_id"), &base).await,
                 LIST => {
-                    let params: HashMap<String, String> = req
-                        .query_string_parameters_ref()
-                        .map(|q| {
-                            q.iter()
-                                .map(|(k, v)| (k.to_string(), v.to_string()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let params = http::query_params(&req);
                     app.list(&principal, &params, &base).await
                 }
                 other => Err(ApiError::NotFound(format!("No route for {other}."))),

@@ -26,7 +26,8 @@ pub const MAX_NOTES: usize = 20;
 pub const MAX_HISTORY: usize = 60;
 /// Largest document, bytes (10 MiB).
 pub const MAX_DOCUMENT_BYTES: u64 = 10 * 1024 * 1024;
-/// How far in the future an `incident_time` may be, for the partner's clock.
+/// How far an `incident_time` may be in the future, or before the policy's issue, for the
+/// partner's clock (and for times sent at a coarser precision than the server's).
 pub const CLOCK_SKEW: Duration = Duration::seconds(300);
 /// The claim terms of policies sold before products had them.
 pub const DEFAULT_LOSS_AFTER_DAYS: u32 = 7;
@@ -353,7 +354,7 @@ impl ClaimRequest {
         Ok((req, super::signature(body)?))
     }
 
-    /// `incident_time` not in the future (beyond `CLOCK_SKEW`) and not before the policy was issued.
+    /// `incident_time` not in the future and not before the policy was issued (each beyond `CLOCK_SKEW`).
     pub fn check_incident_time(
         &self,
         issued_at: OffsetDateTime,
@@ -366,7 +367,7 @@ impl ClaimRequest {
                 "must not be in the future.",
             ));
         }
-        if t < issued_at {
+        if t < issued_at - CLOCK_SKEW {
             return Err(ApiError::validation(
                 "incident_time",
                 format!(

@@ -384,26 +384,9 @@ impl App {
             q.created_to.as_deref().unwrap_or("")
         );
         let key = self.links.get().await?;
-        let start = match params.get("cursor").filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => {
-                let payload = key
-                    .open_cursor(&p.partner_id, &shape, c)
-                    .ok_or(ApiError::InvalidCursor)?;
-                Some(
-                    serde_json::from_str::<HashMap<String, String>>(&payload)
-                        .map_err(|_| ApiError::InvalidCursor)?,
-                )
-            }
-        };
+        let start = super::open_list_cursor(&key, &p.partner_id, &shape, params)?;
         let (items, next) = self.store.list_claims(&p.partner_id, &q, start).await?;
-        let next_cursor = next.map(|k| {
-            key.seal_cursor(
-                &p.partner_id,
-                &shape,
-                &serde_json::to_string(&k).expect("map serialises"),
-            )
-        });
+        let next_cursor = super::seal_list_cursor(&key, &p.partner_id, &shape, next);
         let items: Vec<Value> = items.iter().map(claim_list_item_json).collect();
         Ok((200, json!({"items": items, "next_cursor": next_cursor})))
     }

@@ -88,18 +88,7 @@ impl App {
         self.caller(p).await?;
         let shape = query_shape(&q);
         let key = self.links.get().await?;
-        let start = match params.get("cursor").filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => {
-                let payload = key
-                    .open_cursor(&p.partner_id, &shape, c)
-                    .ok_or(ApiError::InvalidCursor)?;
-                Some(
-                    serde_json::from_str::<HashMap<String, String>>(&payload)
-                        .map_err(|_| ApiError::InvalidCursor)?,
-                )
-            }
-        };
+        let start = super::open_list_cursor(&key, &p.partner_id, &shape, params)?;
         let (items, next) = self.store.list_deliveries(&p.partner_id, &q, start).await?;
         let mut out = Vec::with_capacity(items.len());
         for rec in &items {
@@ -109,13 +98,7 @@ impl App {
             );
             out.push(delivery_json(rec, None, &url));
         }
-        let next_cursor = next.map(|k| {
-            key.seal_cursor(
-                &p.partner_id,
-                &shape,
-                &serde_json::to_string(&k).expect("map serialises"),
-            )
-        });
+        let next_cursor = super::seal_list_cursor(&key, &p.partner_id, &shape, next);
         Ok((200, json!({"items": out, "next_cursor": next_cursor})))
     }
 }

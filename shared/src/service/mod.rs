@@ -222,6 +222,43 @@ impl App {
     }
 }
 
+/// The start key a list's `cursor` parameter holds (`None` without one): 400 `invalid_cursor`
+/// when it was altered, or sealed for another partner or other filters (`shape`).
+fn open_list_cursor(
+    key: &crate::links::LinkKey,
+    partner_id: &str,
+    shape: &str,
+    params: &std::collections::HashMap<String, String>,
+) -> Result<Option<std::collections::HashMap<String, String>>, ApiError> {
+    match params.get("cursor").filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => {
+            let payload = key
+                .open_cursor(partner_id, shape, c)
+                .ok_or(ApiError::InvalidCursor)?;
+            serde_json::from_str(&payload)
+                .map(Some)
+                .map_err(|_| ApiError::InvalidCursor)
+        }
+    }
+}
+
+/// The `next_cursor` of a page: its last key, sealed for the partner and the filters.
+fn seal_list_cursor(
+    key: &crate::links::LinkKey,
+    partner_id: &str,
+    shape: &str,
+    next: Option<std::collections::HashMap<String, String>>,
+) -> Option<String> {
+    next.map(|k| {
+        key.seal_cursor(
+            partner_id,
+            shape,
+            &serde_json::to_string(&k).expect("map serialises"),
+        )
+    })
+}
+
 fn not_found_tracking(tracking_number: &str) -> ApiError {
     ApiError::NotFound(format!("tracking_number {tracking_number} was not found."))
 }

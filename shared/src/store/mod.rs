@@ -103,6 +103,17 @@ pub struct ListQuery {
     pub limit: i32,
 }
 
+/// A page of one of the list indexes (`Store::index_page`).
+struct IndexQuery {
+    status_pk: Option<String>,
+    created_pk: String,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    limit: i32,
+    /// A filter expression on the placeholder `:f`, and its value.
+    filter: Option<(&'static str, String)>,
+}
+
 /// What an operator write expects of the item it replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -776,19 +787,35 @@ impl Store {
         q: &ListQuery,
         start: Option<HashMap<String, String>>,
     ) -> Result<(Vec<DeliveryRecord>, Option<HashMap<String, String>>), StoreError> {
-        let (index, pk_attr, sk_attr, pk) = match q.delivery_status {
-            Some(st) => (
-                keys::BY_STATUS,
-                "gsi2pk",
-                "gsi2sk",
-                keys::by_status_pk(partner_id, st),
-            ),
-            None => (
-                keys::BY_CREATED,
-                "gsi1pk",
-                "gsi1sk",
-                keys::by_created_pk(partner_id),
-            ),
+        self.index_page(
+            IndexQuery {
+                status_pk: q
+                    .delivery_status
+                    .map(|st| keys::by_status_pk(partner_id, st)),
+                created_pk: keys::by_created_pk(partner_id),
+                created_from: q.created_from.clone(),
+                created_to: q.created_to.clone(),
+                limit: q.limit,
+                filter: q
+                    .policy_status
+                    .map(|ps| ("policy.policy_status = :f", ps.as_str().to_string())),
+            },
+            start,
+        )
+        .await
+    }
+
+    /// One page of a list index, newest first: `by-status` under `status_pk` when given, else
+    /// `by-created` under `created_pk`; both sorted by `<created_at>#<id>`, so the created range
+    /// is a key condition. `filter` (an expression on `:f`) applies to the page read.
+    async fn index_page<T: DeserializeOwned>(
+        &self,
+        q: IndexQuery,
+        start: Option<HashMap<String, String>>,
+    ) -> Result<(Vec<T>, Option<HashMap<String, String>>), StoreError> {
+        let (index, pk_attr, sk_attr, pk) = match q.status_pk {
+            Some(pk) => (keys::BY_STATUS, "gsi2pk", "gsi2sk", pk),
+            None => (keys::BY_CREATED, "gsi1pk", "gsi1sk", q.created_pk),
         };
         let mut cond = format!("{pk_attr} = :pk");
         let mut req = self
@@ -816,10 +843,10 @@ impl Store {
             }
             (None, None) => {}
         }
-        if let Some(ps) = q.policy_status {
+        if let Some((expression, value)) = q.filter {
             req = req
-                .filter_expression("policy.policy_status = :ps")
-                .expression_attribute_values(":ps", s(ps.as_str()));
+                .filter_expression(expression)
+                .expression_attribute_values(":f", s(value));
         }
         if let Some(start) = start {
             req = req
