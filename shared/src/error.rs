@@ -67,6 +67,9 @@ pub enum ApiError {
     },
     #[error("The claim already has the most {what} it can hold ({max}).")]
     ClaimLimitReached { what: &'static str, max: usize },
+    /// Cancel on a policy with an open or a paid claim (code `cancellation_not_allowed`).
+    #[error("The policy cannot be cancelled: claim {0} on it is open or was paid.")]
+    CancellationClaimed(String),
     #[error("The request body is larger than {0} bytes.")]
     PayloadTooLarge(usize),
     #[error("Content-Type must be application/json.")]
@@ -105,7 +108,8 @@ impl ApiError {
             | ClaimExists(_)
             | InvalidClaimTransition { .. }
             | ClaimLocked { .. }
-            | ClaimLimitReached { .. } => 409,
+            | ClaimLimitReached { .. }
+            | CancellationClaimed(_) => 409,
             PayloadTooLarge(_) => 413,
             UnsupportedMediaType => 415,
             Internal(_) => 500,
@@ -130,7 +134,7 @@ impl ApiError {
             DuplicateTrackingNumber(_) => "duplicate_tracking_number",
             InvalidStatusTransition { .. } => "invalid_status_transition",
             PolicyCancelled => "policy_cancelled",
-            CancellationNotAllowed(_) => "cancellation_not_allowed",
+            CancellationNotAllowed(_) | CancellationClaimed(_) => "cancellation_not_allowed",
             ClaimNotEligible(_) => "claim_not_eligible",
             ClaimPolicyCancelled => "policy_cancelled",
             ClaimExists(_) => "claim_exists",

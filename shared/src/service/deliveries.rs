@@ -150,6 +150,23 @@ impl App {
             if !current.delivery_status.allows_cancellation() {
                 return Err(ApiError::CancellationNotAllowed(current.delivery_status));
             }
+            // A policy claimed on (a claim open, or one paid) stays: issue 13.
+            let claimed = current
+                .claims
+                .open_claim
+                .as_ref()
+                .map(|o| o.claim_id.clone())
+                .or_else(|| {
+                    current
+                        .claims
+                        .claims
+                        .values()
+                        .find(|c| c.paid_amount.is_some())
+                        .map(|c| c.claim_id.clone())
+                });
+            if let Some(claim_id) = claimed {
+                return Err(ApiError::CancellationClaimed(claim_id));
+            }
             let now = time_fmt::format(time_fmt::now());
             match self
                 .store

@@ -558,3 +558,59 @@ async fn filing_costs_one_read_and_one_write_and_a_read_one_query() {
     );
     let _ = stack();
 }
+
+#[tokio::test]
+async fn product_claim_terms_apply_and_a_claimed_policy_cannot_be_cancelled() {
+    // A product whose deliveries may be claimed as lost at once (loss_after_days 0).
+    let code = blackbox::unique_name("fastloss");
+    opsctl_json(&[
+        "product",
+        "put",
+        "--code",
+        &code,
+        "--currency",
+        "VND",
+        "--max-item-value",
+        "30000000",
+        "--premium-rate-bps",
+        "50",
+        "--min-premium",
+        "5000",
+        "--loss-after-days",
+        "0",
+        "--damage-claim-days",
+        "1",
+    ])
+    .await;
+    let p = Partner::claimant().await;
+    let mut body = p.submit_body_for(&blackbox::unique_tn(), 3_000_000, 15_000);
+    body["product_code"] = json!(code);
+    // The new product reaches a warm container within its product cache (60 s).
+    let mut d = None;
+    for _ in 0..40 {
+        let r = p.submit(&body).await;
+        if r.status == 201 {
+            d = Some(blackbox::Delivery {
+                tracking_number: body["tracking_number"].as_str().unwrap().into(),
+                policy_id: r.json["policy_id"].as_str().unwrap().into(),
+                url_certificate: r.json["url_certificate"].as_str().unwrap().into(),
+                premium: 15_000,
+                body: body.clone(),
+            });
+            break;
+        }
+        r.expect_error(400, "unknown_product");
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    let d = d.expect("the new product was accepted within 80 s");
+    // Still `created`, never tracked: with loss_after_days 0 a loss may be claimed.
+    let id = p.file_claim_ok(&p.claim_body(&d, "loss", 1000)).await;
+    let r = p.cancel(&p.cancel_body(&d)).await;
+    assert!(r
+        .expect_error(409, "cancellation_not_allowed")
+        .contains(&id));
+    // Withdrawn, the policy may be cancelled again.
+    let c = p.claim_json(&id).await;
+    p.withdraw(&c, "filed by mistake").await.expect_success(200);
+    p.cancel(&p.cancel_body(&d)).await.expect_success(200);
+}

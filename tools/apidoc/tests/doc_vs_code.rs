@@ -342,6 +342,7 @@ fn api_error_samples() -> Vec<ApiError> {
             what: "notes",
             max: 20,
         },
+        ApiError::CancellationClaimed("clm_01m8b2x6q3f9r7t5v4w2y0z8a6".into()),
         ApiError::PayloadTooLarge(65536),
         ApiError::UnsupportedMediaType,
         ApiError::Unavailable("detail".into()),
