@@ -564,14 +564,8 @@ fn parse_claim_query(params: &HashMap<String, String>) -> Result<ClaimListQuery,
 
 #[cfg(test)]
 mod tests {
+    use super::super::control_tower::tests::params;
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn claim_list_filters_are_checked_and_named() {

@@ -233,6 +233,21 @@ fn explain_refusal(c: &ClaimRecord, to: ClaimStatus) -> String {
     )
 }
 
+/// The partner given, or every partner (a handful: operators' listings scan them).
+async fn partner_ids(ctx: &Ctx, partner: Option<String>) -> Result<Vec<String>, Failure> {
+    Ok(match partner {
+        Some(p) => vec![p],
+        None => ctx
+            .store
+            .partners()
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(|p| p.partner_id)
+            .collect(),
+    })
+}
+
 /// The claim and its partner: with `--partner`, one read; without, each partner's (a handful).
 async fn find(ctx: &Ctx, claim_id: &str, partner: Option<String>) -> Result<ClaimRecord, Failure> {
     let none = || {
@@ -244,18 +259,7 @@ async fn find(ctx: &Ctx, claim_id: &str, partner: Option<String>) -> Result<Clai
     if !claim::plausible_id(claim_id, "clm_") {
         return Err(none());
     }
-    let partners = match partner {
-        Some(p) => vec![p],
-        None => ctx
-            .store
-            .partners()
-            .await
-            .map_err(store_err)?
-            .into_iter()
-            .map(|p| p.partner_id)
-            .collect(),
-    };
-    for p in partners {
+    for p in partner_ids(ctx, partner).await? {
         if let Some(c) = ctx.store.claim(&p, claim_id).await.map_err(store_err)? {
             return Ok(c);
         }
@@ -326,14 +330,7 @@ async fn list(
         .transpose()?;
     let partners = match partner {
         Some(p) => vec![partner_of(ctx, &p).await?.partner_id],
-        None => ctx
-            .store
-            .partners()
-            .await
-            .map_err(store_err)?
-            .into_iter()
-            .map(|p| p.partner_id)
-            .collect(),
+        None => partner_ids(ctx, None).await?,
     };
     let q = ClaimListQuery {
         claim_status,
