@@ -248,6 +248,8 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     ok_or(&partner.get(&token, &sample_tn).await, "get delivery")?;
     ok_or(&partner.list(&token).await, "list")?;
     ok_or(&partner.policy(&token, &sample_policy).await, "get policy")?;
+    // The claims function too (its container reads the link key on its first list).
+    ok_or(&partner.list_claims(&token).await, "list claims")?;
     let warm_tn = format!("BENCH-{run_id}-WARM");
     let c = partner.submit(&token, &warm_tn).await;
     ok_or(&c, "submit")?;
