@@ -70,6 +70,24 @@ pub enum ApiError {
     /// Cancel on a policy with an open or a paid claim (code `cancellation_not_allowed`).
     #[error("The policy cannot be cancelled: claim {0} on it is open or was paid.")]
     CancellationClaimed(String),
+    // ---- quotes (issue 16) ----
+    /// Not a quote of this partner (another partner's quotes are unknown too), or one whose
+    /// record expired (`expires_at`, a day after `valid_until`).
+    #[error("quote_id {0} is not a quote of yours (or it expired more than a day ago); ask for a new quote.")]
+    UnknownQuote(String),
+    /// The submission's product or item value is not the quote's.
+    #[error("quote_id {quote_id} was quoted for {field} {quoted}, not {given}.")]
+    QuoteMismatch {
+        quote_id: String,
+        field: &'static str,
+        quoted: String,
+        given: String,
+    },
+    #[error("quote_id {quote_id} expired at {valid_until}; ask for a new quote.")]
+    QuoteExpired {
+        quote_id: String,
+        valid_until: String,
+    },
     #[error("The request body is larger than {0} bytes.")]
     PayloadTooLarge(usize),
     #[error("Content-Type must be application/json.")]
@@ -95,7 +113,9 @@ impl ApiError {
             | UnknownProduct(_)
             | ItemValueTooHigh { .. }
             | PremiumMismatch { .. }
-            | InvalidCursor => 400,
+            | InvalidCursor
+            | UnknownQuote(_)
+            | QuoteMismatch { .. } => 400,
             InvalidToken(_) => 401,
             InsufficientScope(_) | InvalidSignature => 403,
             NotFound(_) => 404,
@@ -109,7 +129,8 @@ impl ApiError {
             | InvalidClaimTransition { .. }
             | ClaimLocked { .. }
             | ClaimLimitReached { .. }
-            | CancellationClaimed(_) => 409,
+            | CancellationClaimed(_)
+            | QuoteExpired { .. } => 409,
             PayloadTooLarge(_) => 413,
             UnsupportedMediaType => 415,
             Internal(_) => 500,
@@ -141,6 +162,9 @@ impl ApiError {
             InvalidClaimTransition { .. } => "invalid_claim_transition",
             ClaimLocked { .. } => "claim_locked",
             ClaimLimitReached { .. } => "claim_limit_reached",
+            UnknownQuote(_) => "unknown_quote",
+            QuoteMismatch { .. } => "quote_mismatch",
+            QuoteExpired { .. } => "quote_expired",
             PayloadTooLarge(_) => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             Unavailable(_) => "service_unavailable",

@@ -3,6 +3,7 @@
 mod cancel;
 pub mod claim;
 mod product;
+mod quote;
 mod status;
 mod submission;
 mod tracking;
@@ -11,6 +12,7 @@ mod tracking_number;
 pub use cancel::{CancelRequest, Cancellation};
 pub use claim::{ClaimStatus, ClaimTerms, ClaimType};
 pub use product::{PremiumRule, Product, ProductCode};
+pub use quote::{Quote, QuoteId, QuoteRequest, QUOTE_RECORD_RETENTION};
 pub use status::{DeliveryStatus, PolicyStatus};
 pub use submission::Submission;
 pub use tracking::{TrackingEvent, TrackingRequest, MAX_EVENTS_PER_REQUEST};

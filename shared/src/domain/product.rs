@@ -79,23 +79,21 @@ fn default_damage_claim_days() -> u32 {
 }
 
 impl Product {
-    /// The claim terms a policy sold now is given (and keeps).
-    pub fn claim_terms(&self) -> super::ClaimTerms {
-        super::ClaimTerms {
-            loss_after_days: self.loss_after_days,
-            damage_claim_days: self.damage_claim_days,
-        }
-    }
-
-    /// Check a submission's money fields against this product.
-    pub fn check(&self, item_value: u64, premium_amount: u64) -> Result<(), ApiError> {
+    /// The premium of `item_value` under this product: the one premium rule, which Submit checks
+    /// and a quote promises. `item_value_too_high` over the product's maximum.
+    pub fn premium_for(&self, item_value: u64) -> Result<u64, ApiError> {
         if item_value > self.max_item_value {
             return Err(ApiError::ItemValueTooHigh {
                 value: item_value,
                 max: self.max_item_value,
             });
         }
-        let expected = self.rule.premium(item_value);
+        Ok(self.rule.premium(item_value))
+    }
+
+    /// Check a submission's money fields against this product.
+    pub fn check(&self, item_value: u64, premium_amount: u64) -> Result<(), ApiError> {
+        let expected = self.premium_for(item_value)?;
         if premium_amount != expected {
             return Err(ApiError::PremiumMismatch {
                 given: premium_amount,
@@ -125,13 +123,6 @@ mod tests {
     }
 
     #[test]
-    fn products_stored_before_claim_terms_read_as_the_defaults() {
-        let old = serde_json::json!({"product_code": "ahasme", "currency": "VND", "max_item_value": 1, "premium_rate_bps": 50, "min_premium": 1});
-        let p: Product = serde_json::from_value(old).unwrap();
-        assert_eq!((p.loss_after_days, p.damage_claim_days), (7, 14));
-    }
-
-    #[test]
     fn premium_is_rate_with_minimum_rounded_up() {
         let r = ahasme().rule;
         assert_eq!(r.premium(3_000_000), 15_000);
@@ -154,6 +145,19 @@ mod tests {
         let e = p.check(3_000_000, 14_999).unwrap_err();
         assert_eq!(e.code(), "premium_mismatch");
         assert!(e.to_string().contains("15000"));
+    }
+
+    #[test]
+    fn a_product_item_without_claim_terms_reads_as_the_defaults() {
+        let stored = serde_json::json!({"product_code": "ahasme", "currency": "VND",
+            "max_item_value": 30_000_000, "premium_rate_bps": 50, "min_premium": 5_000});
+        let p: Product = serde_json::from_value(stored).unwrap();
+        assert_eq!((p.loss_after_days, p.damage_claim_days), (7, 14));
+        assert_eq!(p.premium_for(3_000_000), Ok(15_000));
+        assert_eq!(
+            p.premium_for(30_000_001).unwrap_err().code(),
+            "item_value_too_high"
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub(crate) async fn request_line(function: &str, resp: &Resp) -> Value {
     }
 }
 
-fn number(fields: &Value, name: &str) -> f64 {
+pub(crate) fn number(fields: &Value, name: &str) -> f64 {
     fields[name]
         .as_f64()
         .unwrap_or_else(|| panic!("{name} missing or not a number: {fields}"))

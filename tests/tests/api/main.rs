@@ -12,6 +12,7 @@ mod gateway;
 mod kit;
 mod logs;
 mod ops;
+mod quotes;
 mod races;
 mod submit;
 mod token;

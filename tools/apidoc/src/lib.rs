@@ -380,6 +380,12 @@ if (pm.response.code === 200 || pm.response.code === 201) {
     if (req.premium_amount !== undefined) { pm.collectionVariables.set('premium_amount', String(req.premium_amount)); }
     if (res.premium_amount !== undefined) { pm.collectionVariables.set('premium_amount', String(res.premium_amount)); }
     if (res.policy && res.policy.policy_id) { pm.collectionVariables.set('policy_id', res.policy.policy_id); }
+    // A quote: Submit then sends its quote_id, product, item value and premium.
+    if (res.quote_id && res.valid_until) {
+        pm.collectionVariables.set('quote_id', res.quote_id);
+        pm.collectionVariables.set('product_code', res.product_code);
+        pm.collectionVariables.set('item_value', String(res.item_value));
+    }
 }
 "#;
 
@@ -390,11 +396,19 @@ fn script(listen: &str, source: &str) -> Value {
     })
 }
 
-/// Replaces example values the collection takes from variables (claims: the claim's delivery).
+/// Number fields a body takes from variables: written `"{{name}}"` by `templated`, then
+/// unquoted in the raw body by `unquote_numbers` (the pre-request script parses the body after
+/// Postman substituted the variables, so it sees numbers).
+const NUMBER_VARIABLES: [&str; 2] = ["item_value", "premium_amount"];
+
+/// Replaces example values the collection takes from variables. A body with a `quote_id` (Submit
+/// at a quote) takes the quote's id, product, item value and premium from the Quote request;
+/// a claim's body takes the claim's delivery and an incident time of now.
 fn templated(body: &Value, path: &str) -> Value {
     let mut body = body.clone();
     let claim = path.starts_with("/api/v1/claims");
     if let Some(o) = body.as_object_mut() {
+        let quoted = o.contains_key("quote_id");
         for (field, var) in [
             (
                 "tracking_number",
@@ -414,13 +428,27 @@ fn templated(body: &Value, path: &str) -> Value {
             ),
             ("incident_time", "{{incident_time}}"),
             ("signature", "{{signature}}"),
+            ("quote_id", "{{quote_id}}"),
         ] {
             if o.contains_key(field) {
                 o.insert(field.into(), json!(var));
             }
         }
+        if quoted {
+            o.insert("product_code".into(), json!("{{product_code}}"));
+            for field in NUMBER_VARIABLES {
+                o.insert(field.into(), json!(format!("{{{{{field}}}}}")));
+            }
+        }
     }
     body
+}
+
+/// `"{{premium_amount}}"` -> `{{premium_amount}}` in a raw body (see `NUMBER_VARIABLES`).
+fn unquote_numbers(raw: String) -> String {
+    NUMBER_VARIABLES.iter().fold(raw, |raw, field| {
+        raw.replace(&format!("\"{{{{{field}}}}}\""), &format!("{{{{{field}}}}}"))
+    })
 }
 
 /// A JSON object pretty-printed with the schema's required fields first, in the order the
@@ -454,7 +482,8 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     let rel = rel
         .replace("{tracking_number}", "{{tracking_number}}")
         .replace("{policy_id}", "{{policy_id}}")
-        .replace("{claim_id}", "{{claim_id}}");
+        .replace("{claim_id}", "{{claim_id}}")
+        .replace("{product_code}", "{{product_code}}");
     // The certificate lives outside /api/v1, at the link Submit answered (`url_certificate`).
     let is_certificate = path.starts_with("/certificates/");
     let (host, segments): (String, Vec<String>) = if is_token {
@@ -531,7 +560,7 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
             let schema = deref(doc, &media["schema"]);
             request["body"] = json!({
                 "mode": "raw",
-                "raw": pretty_in_order(&templated(&example, path), &schema["required"]),
+                "raw": unquote_numbers(pretty_in_order(&templated(&example, path), &schema["required"])),
                 "options": {"raw": {"language": "json"}},
             });
         } else if let Some(media) = content.get("application/x-www-form-urlencoded") {
@@ -606,9 +635,10 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
         "pm.test({title}, function () {{\n    pm.expect(pm.response.code).to.be.oneOf([{}]);\n}});\n",
         expected.join(", "),
     );
-    if path.starts_with("/api/v1/sme-deliveries")
+    let remembers = path.starts_with("/api/v1/sme-deliveries")
         && (method == "POST" && path == "/api/v1/sme-deliveries" || method == "GET")
-    {
+        || (method == "POST" && path == "/api/v1/quotes");
+    if remembers {
         test.push_str(REMEMBER_SCRIPT);
     }
     if path.starts_with("/api/v1/claims") && method == "POST" {
@@ -643,11 +673,14 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
-/// The order a partner follows: token, submit, track, read, list, cancel, the document.
-/// Operations not listed here come last, in path order.
+/// The order a partner follows: token, the catalogue, a quote, submit (at the quote), track,
+/// read, list, cancel, the document. Operations not listed here come last, in path order.
 fn flow_rank(method: &str, path: &str) -> usize {
-    const ORDER: [(&str, &str); 14] = [
+    const ORDER: [(&str, &str); 17] = [
         ("POST", "/oauth/token"),
+        ("GET", "/api/v1/products"),
+        ("GET", "/api/v1/products/{product_code}"),
+        ("POST", "/api/v1/quotes"),
         ("POST", "/api/v1/sme-deliveries"),
         ("POST", "/api/v1/tracking-details"),
         ("GET", "/api/v1/sme-deliveries/{tracking_number}"),
@@ -692,8 +725,8 @@ pub fn postman_collection(doc: &Value) -> Value {
          Setup: import this collection and the environment of your stage (`docs/postman/*.postman_environment.json`), \
          select the environment, and copy the values of your credentials kit into it: `api_base_url`, `token_url`, \
          `client_id`, `client_secret`, `api_token_key`. Then send the requests from the top: the collection gets the token \
-         itself, gives every Submit a new tracking number, signs every write call, and remembers the policy id and premium \
-         for the calls that follow.",
+         itself, gives every Submit a new tracking number, signs every write call, and remembers the quote, the policy id \
+         and the premium for the calls that follow (Submit sends the quote's quote_id, item value and premium).",
         doc["info"]["summary"].as_str().unwrap_or(""),
         doc["info"]["version"].as_str().unwrap_or(""),
     );
@@ -728,6 +761,9 @@ pub fn postman_collection(doc: &Value) -> Value {
             {"key": "policy_id", "value": ""},
             {"key": "url_certificate", "value": ""},
             {"key": "premium_amount", "value": "15000"},
+            {"key": "product_code", "value": "ahasme"},
+            {"key": "item_value", "value": "3000000"},
+            {"key": "quote_id", "value": ""},
             {"key": "signature", "value": ""},
             {"key": "claim_id", "value": ""},
             {"key": "claim_tracking_number", "value": ""},

@@ -64,6 +64,10 @@ enum Command {
         /// over it the template's THROTTLED response (429). Off by default
         #[arg(long, value_name = "RATE,BURST")]
         stage_throttle: Option<throttle::Limits>,
+        /// Set an environment variable of every function, over the template's (repeatable;
+        /// what `sam local --env-vars` does), e.g. `--function-env QUOTE_VALIDITY_SECONDS=3`
+        #[arg(long, value_name = "NAME=VALUE", value_parser = parse_env_pair)]
+        function_env: Vec<(String, String)>,
 
         /// Put a fault-injecting proxy between the functions and DynamoDB Local, e.g.
         /// `throttle=0.05,500=0.02,503=0.02,timeout=0.01,reset=0.02,lost=0.02` or `off` (the
@@ -107,6 +111,20 @@ fn default_path(given: Option<PathBuf>, relative: &str) -> Result<PathBuf, Strin
     }
 }
 
+/// `NAME=VALUE` of `--function-env`.
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value))
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Ok((name.to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "{s:?}: use NAME=VALUE (NAME of A-Z, a-z, 0-9 and _)"
+        )),
+    }
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
 fn print_out(text: &str) {
     use std::io::Write;
@@ -133,6 +151,7 @@ async fn up(cmd: Command) -> Result<(), String> {
         verbose,
         max_concurrency,
         stage_throttle,
+        function_env,
 
         dynamodb_faults,
         secretsmanager_faults,
@@ -158,6 +177,7 @@ async fn up(cmd: Command) -> Result<(), String> {
         verbose,
         max_concurrency,
         stage_throttle,
+        function_env,
 
         dynamodb_faults: dynamodb_faults
             .map(|s| faults::FaultSpec::parse(&s))

@@ -54,6 +54,8 @@ pub struct UpOptions {
     pub max_concurrency: usize,
     /// Stage throttling (`--stage-throttle`); `None`: not throttled.
     pub stage_throttle: Option<crate::throttle::Limits>,
+    /// Environment variables of every function, over the template's (`--function-env`).
+    pub function_env: Vec<(String, String)>,
 
     /// Fault-injecting proxies between the functions and the emulators (`faults`).
     pub dynamodb_faults: Option<crate::faults::FaultSpec>,
@@ -410,6 +412,7 @@ async fn run(
                 env.insert(var.to_string(), v);
             }
         }
+        env.extend(opts.function_env.iter().cloned());
         let logs = LogSink::open(
             &state_dir.join(format!("logs/{}.log", f.binary)),
             &f.binary,
