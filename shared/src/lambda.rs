@@ -92,13 +92,12 @@ where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    Ok(serve(
-        REQUEST_DEADLINE,
-        req,
-        |r| scope_of(r).map(|s| vec![s]),
-        handler,
-    )
-    .await)
+    Ok(serve(REQUEST_DEADLINE, req, one(scope_of), handler, None).await)
+}
+
+/// A route's single scope as the list `serve` takes.
+fn one(scope_of: fn(&str) -> Option<Scope>) -> impl Fn(&str) -> Option<Vec<Scope>> {
+    move |r| scope_of(r).map(|s| vec![s])
 }
 
 /// `api_request` for routes that any one of several scopes opens (claim reads: `claims` or
@@ -112,13 +111,25 @@ where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    Ok(serve(
-        REQUEST_DEADLINE,
-        req,
-        |r| scopes_of(r).map(<[Scope]>::to_vec),
-        handler,
-    )
-    .await)
+    let scopes = move |r: &str| scopes_of(r).map(<[Scope]>::to_vec);
+    Ok(serve(REQUEST_DEADLINE, req, scopes, handler, None).await)
+}
+
+/// How a handler's success becomes a response when it is not the default JSON (a list as CSV).
+pub type Render = Box<dyn FnOnce(&RequestMeta, u16, serde_json::Value) -> Response<Body> + Send>;
+
+/// `api_request` with the success rendered by `render` (errors stay JSON).
+pub async fn api_request_rendered<F, Fut>(
+    req: Request,
+    scope_of: fn(&str) -> Option<Scope>,
+    handler: F,
+    render: Render,
+) -> Result<Response<Body>, std::convert::Infallible>
+where
+    F: FnOnce(RequestMeta, Principal, Request) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    Ok(serve(REQUEST_DEADLINE, req, one(scope_of), handler, Some(render)).await)
 }
 
 /// How long an `/api/v1` request may run before it is answered 503 with `Retry-After`. Each SDK
@@ -135,6 +146,7 @@ async fn serve<F, Fut>(
     req: Request,
     scope_of: impl Fn(&str) -> Option<Vec<Scope>>,
     handler: F,
+    render: Option<Render>,
 ) -> Response<Body>
 where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
@@ -161,7 +173,12 @@ where
                 }),
         },
     };
-    http::finish(&meta, Some(&partner_id), result)
+    match render {
+        None => http::finish(&meta, Some(&partner_id), result),
+        Some(render) => {
+            http::finish_with(&meta, Some(&partner_id), result, |s, b| render(&meta, s, b))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +207,7 @@ mod tests {
             list_request(),
             control_tower,
             slow,
+            None,
         )
         .await;
         assert_eq!(resp.status(), 503);
@@ -204,7 +222,14 @@ mod tests {
     #[tokio::test]
     async fn a_request_within_its_deadline_keeps_its_result() {
         let quick = |_, _, _| async { Err(ApiError::InvalidCursor) };
-        let resp = serve(Duration::from_secs(1), list_request(), control_tower, quick).await;
+        let resp = serve(
+            Duration::from_secs(1),
+            list_request(),
+            control_tower,
+            quick,
+            None,
+        )
+        .await;
         assert_eq!(resp.status(), ApiError::InvalidCursor.status());
         let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
         assert_eq!(body["code"], ApiError::InvalidCursor.code(), "{body}");

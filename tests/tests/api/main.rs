@@ -8,6 +8,7 @@ mod certificate;
 mod claim_races;
 mod claims;
 mod control_tower;
+mod csv;
 mod gateway;
 mod kit;
 mod logs;

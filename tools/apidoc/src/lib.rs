@@ -7,6 +7,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+pub mod diagrams;
+pub mod portal;
+pub mod samples;
+
 use serde_json::{json, Map, Value};
 
 pub const DOC_PATH: &str = "docs/openapi/openapi.yaml";
@@ -705,6 +709,8 @@ fn flow_rank(method: &str, path: &str) -> usize {
 /// The Postman collection (format v2.1) generated from the document.
 pub fn postman_collection(doc: &Value) -> Value {
     let mut ops = operations(doc);
+    // The developer portal is a web page for people, not a call of the API: not in the collection.
+    ops.retain(|(_, p, _)| !p.starts_with("/docs"));
     ops.sort_by_key(|(m, p, _)| (flow_rank(m, p), m.clone(), p.clone()));
     // One flat list in the order a partner follows (token, submit, track, read, cancel), so that
     // "Run collection" (or newman) goes through a delivery's life from the top.

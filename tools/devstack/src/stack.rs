@@ -72,6 +72,7 @@ struct StackFile<'a> {
     link_key_secret_id: &'a str,
     api_base_url: String,
     token_url: String,
+    developer_portal_url: String,
     dynamodb_endpoint: String,
     secretsmanager_endpoint: String,
     /// S3 (moto, the same server as Secrets Manager; path-style addressing) and the claims bucket.
@@ -280,6 +281,7 @@ async fn run(
         link_key_secret_id: LINK_KEY_SECRET_ID,
         api_base_url: format!("{base_url}/api/v1"),
         token_url: format!("{base_url}/oauth/token"),
+        developer_portal_url: format!("{base_url}/docs"),
         dynamodb_endpoint: ddb_endpoint.clone(),
         secretsmanager_endpoint: sm_endpoint.clone(),
         s3_endpoint: sm_endpoint.clone(),
@@ -478,6 +480,7 @@ async fn run(
         "\n  Local partner API ready: {base_url}\n  \
          Token URL:   {base_url}/oauth/token\n  \
          API base:    {base_url}/api/v1\n  \
+         Portal:      {base_url}/docs (developer_portal_url: guides, reference, code samples)\n  \
          Demo kit:    {} (client_id, client_secret, api_token_key)\n  \
          Logs:        {}/logs/\n  \
          Stop with Ctrl-C{}.\n",

@@ -65,6 +65,10 @@ pub struct Target {
     pub claims_bucket: Option<String>,
     #[arg(skip)]
     pub s3_endpoint: Option<String>,
+    /// The developer portal (goes into credentials kits; defaults to the API base URL without
+    /// /api/v1, + /docs; a deployed stack's `DeveloperPortalUrl` output).
+    #[arg(long, global = true, env = "PARTNER_API_DEVELOPER_PORTAL_URL")]
+    pub developer_portal_url: Option<String>,
     #[arg(skip)]
     pub dynamodb_endpoint: Option<String>,
     #[arg(skip)]
@@ -122,6 +126,7 @@ impl Target {
                 token_url: self.token_url.or(file.token_url),
                 claims_bucket: self.claims_bucket.or(file.claims_bucket),
                 s3_endpoint: file.s3_endpoint,
+                developer_portal_url: self.developer_portal_url.or(file.developer_portal_url),
                 dynamodb_endpoint: file.dynamodb_endpoint,
                 secretsmanager_endpoint: file.secretsmanager_endpoint,
                 environment: file.environment.or(Some("local".into())),
@@ -160,6 +165,7 @@ impl Target {
         }));
         self.token_url = self.token_url.or(get("TokenUrl"));
         self.claims_bucket = self.claims_bucket.or(get("ClaimsBucketName"));
+        self.developer_portal_url = self.developer_portal_url.or(get("DeveloperPortalUrl"));
         self.environment = Some(env.as_str().into());
         self.stack_name = Some(stack_name);
         Ok(self)
