@@ -149,6 +149,8 @@ pub fn delivery_json(
     if let Some(h) = history {
         o.insert("tracking_history".into(), json!(h));
     }
+    // Claims on this policy (issue 13): id, type, status and amounts of each.
+    o.insert("claims".into(), super::claims_summary_json(rec));
     v
 }
 
@@ -168,6 +170,21 @@ fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiEr
             })
         })
         .transpose()?;
+    let (created_from, created_to, limit) = parse_common_list_params(params)?;
+    Ok(ListQuery {
+        delivery_status,
+        policy_status,
+        created_from,
+        created_to,
+        limit,
+    })
+}
+
+/// `created_from`, `created_to` (RFC 3339, as sortable text) and `limit`, as every list takes them.
+pub(super) fn parse_common_list_params(
+    params: &HashMap<String, String>,
+) -> Result<(Option<String>, Option<String>, i32), ApiError> {
+    let get = |k: &str| params.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
     let time = |k: &str| {
         get(k)
             .map(|s| {
@@ -203,13 +220,7 @@ fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiEr
                 )
             })?,
     };
-    Ok(ListQuery {
-        delivery_status,
-        policy_status,
-        created_from,
-        created_to,
-        limit,
-    })
+    Ok((created_from, created_to, limit))
 }
 
 /// What a cursor is bound to besides the partner: the filters (not the page size).
@@ -224,10 +235,10 @@ fn query_shape(q: &ListQuery) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pub(in crate::service) fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -22,7 +22,7 @@ pub enum Inserted {
 
 /// Attributes a delivery record owns besides its keys (see `delivery_layout.rs`): a rewrite
 /// removes those the new record no longer has.
-const OWNED: [&str; 8] = [
+const OWNED: [&str; 13] = [
     "d",
     "delivery_status",
     "policy_status",
@@ -31,6 +31,12 @@ const OWNED: [&str; 8] = [
     "fp",
     "e",
     "event_ids",
+    // DeliveryClaims (issue 13)
+    "last_event_time",
+    "success_time",
+    "claims",
+    "open_claim",
+    "claims_paid_total",
 ];
 
 fn delivery_key(partner_id: &str, tracking_number: &str) -> (String, String) {
@@ -236,6 +242,15 @@ impl Store {
         new.delivery_status = status;
         new.updated_at = now.to_string();
         new.version = old.version + 1;
+        // What claims' eligibility reads (issue 13): the latest event time, and when the
+        // delivery became `success`.
+        let (last_event_time, success_time) = claim_times(old, status, new_events);
+        if last_event_time.is_some() {
+            new.claims.last_event_time = last_event_time;
+        }
+        if success_time.is_some() {
+            new.claims.success_time = success_time;
+        }
         let mut overflow = None;
         if !new_events.is_empty() {
             new.batches.push(EventBatchRecord {
@@ -373,4 +388,29 @@ impl Store {
             .cloned()
             .collect())
     }
+}
+
+/// The delivery's new `last_event_time` and `success_time` after a tracking update (`None`:
+/// unchanged). `success_time` is set once, by the update that moves the delivery to `success`:
+/// its latest event's time (or the time of the update, when all its events were stored before).
+fn claim_times(
+    old: &DeliveryRecord,
+    status: DeliveryStatus,
+    new_events: &[TrackingEvent],
+) -> (Option<String>, Option<String>) {
+    let newest = new_events.iter().map(|e| e.instant()).max();
+    let stored = old
+        .claims
+        .last_event_time
+        .as_deref()
+        .and_then(crate::time_fmt::parse);
+    let last = newest.filter(|n| stored.is_none_or(|s| *n > s));
+    let becomes_success = status == DeliveryStatus::Success
+        && old.delivery_status != DeliveryStatus::Success
+        && old.claims.success_time.is_none();
+    let success = becomes_success.then(|| newest.unwrap_or_else(crate::time_fmt::now));
+    (
+        last.map(crate::time_fmt::format),
+        success.map(crate::time_fmt::format),
+    )
 }

@@ -1,15 +1,16 @@
 //! How a delivery item is stored (issue 17), and how items written before it are still read.
 //!
-//! | attribute | what | in the list indexes |
-//! |---|---|---|
-//! | `pk`, `sk` | `DELIVERY#<partner>#<tracking_number>`, `DELIVERY` | keys |
-//! | `d` | compressed (`blob.rs`) `{submission, policy, created_at}`: what never changes but by a cancellation | yes |
-//! | `delivery_status`, `policy_status`, `updated_at` | plain, so filters and stream consumers read them | yes |
-//! | `version` | plain; every write is conditional on it | no |
-//! | `fp` | the submission fingerprint, 32 bytes | no |
-//! | `e` | compressed tracking updates (`EventBatchRecord`s), absent before the first | no |
-//! | `event_ids` | ids of events kept in `EVENTS#<version>` items (overflow, and items before issue 17) | no |
-//! | `cpk`, `spk`, `lsk`, `gsi3pk` | list and policy index keys (`keys.rs`) | keys |
+//! | attribute | what |
+//! |---|---|
+//! | `pk`, `sk` | `DELIVERY#<partner>#<tracking_number>`, `DELIVERY` |
+//! | `d` | compressed (`blob.rs`) `{submission, policy, created_at}`: what never changes but by a cancellation |
+//! | `delivery_status`, `policy_status`, `updated_at` | plain, so filters and stream consumers read them |
+//! | `version` | plain; every write is conditional on it |
+//! | `fp` | the submission fingerprint, 32 bytes |
+//! | `e` | compressed tracking updates (`EventBatchRecord`s), absent before the first |
+//! | `event_ids` | ids of events kept in `EVENTS#<version>` items (overflow, and items before issue 17) |
+//! | `last_event_time`, `success_time`, `claims`, `open_claim`, `claims_paid_total` | claims' part (issue 13), plain |
+//! | `cpk`, `spk`, `lsk`, `gsi3pk` | list and policy index keys (`keys.rs`); the list indexes project ALL |
 //!
 //! `DeliveryRecord` is (de)serialised through `StoredDelivery`, so code that reads an item
 //! (or a stream image of it) with serde_dynamo keeps using `DeliveryRecord`. An item of the
@@ -17,12 +18,13 @@
 //! as plain maps and strings) reads into the same record; the store's next write of it
 //! rewrites it in this layout (`LEGACY_ATTRIBUTES` are removed), and `opsctl migrate
 //! deliveries` rewrites the rest (README "Migrating a deployed table (issue 17)").
-//! An item read from a list index lacks `fp`, `version`, `e` and `event_ids`: its record has
-//! an empty fingerprint, version 0 and no events.
+//! The record reads an item without `fp`, `version`, `e` or `event_ids` (an empty fingerprint,
+//! version 0, no events), should a list index ever project less than ALL.
 
 use serde::{Deserialize, Serialize};
 
 use super::blob;
+use super::claim_records::DeliveryClaims;
 use super::keys;
 use super::records::{DeliveryRecord, EventBatchRecord, PolicyRecord};
 use crate::domain::{DeliveryStatus, PolicyStatus, Submission};
@@ -74,6 +76,10 @@ pub struct StoredDelivery {
     e: Vec<EventBatchRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     event_ids: Vec<String>,
+    /// Claims' part (issue 13): `last_event_time`, `success_time`, `claims`, `open_claim`,
+    /// `claims_paid_total`, each a plain attribute, absent when empty.
+    #[serde(flatten)]
+    claims: DeliveryClaims,
     // Read only: the partition key (the partner id is in it), and the layout before issue 17.
     #[serde(default, skip_serializing)]
     pk: Option<String>,
@@ -133,6 +139,7 @@ impl TryFrom<StoredDelivery> for DeliveryRecord {
             version: s.version,
             batches: s.e,
             event_ids: s.event_ids,
+            claims: s.claims,
         })
     }
 }
@@ -153,6 +160,7 @@ impl From<DeliveryRecord> for StoredDelivery {
             fp: hex::decode(&r.fingerprint).unwrap_or_else(|_| r.fingerprint.into_bytes()),
             e: r.batches,
             event_ids: r.event_ids,
+            claims: r.claims,
             pk: None,
             partner_id: None,
             submission: None,
@@ -262,6 +270,8 @@ mod tests {
                 issued_at: "2026-12-01T00:00:00.000Z".into(),
                 cancellation: None,
                 cancelled_at: None,
+                loss_after_days: 7,
+                damage_claim_days: 14,
             },
             delivery_status: DeliveryStatus::InProcess,
             created_at: "2026-12-01T00:00:00.000Z".into(),
@@ -287,6 +297,7 @@ mod tests {
                 received_at: None,
             }],
             event_ids: vec![],
+            claims: DeliveryClaims::default(),
         }
     }
 

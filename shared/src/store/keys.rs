@@ -139,6 +139,49 @@ pub fn list_sk_tracking_number(sk: &str) -> Option<&str> {
         .filter(|tn| !tn.is_empty())
 }
 
+// ---- claims (issue 13) ------------------------------------------------------------------------
+// A claim item: pk `CLAIM#<partner_id>#<claim_id>`, sk `CLAIM`; in the list indexes under
+// `CLAIMS#<partner_id>` (list-created, `cpk`) and `CLAIMS#<partner_id>#STATUS#<claim_status>`
+// (list-status, `spk`), sorted by `<created_at>#<claim_id>` (`lsk`), apart from the partner's
+// deliveries (`PARTNER#...`). One key each, not sharded: claims are a few percent of deliveries
+// (bench/RESULTS.md, "Hot keys").
+
+pub const CLAIM_SK: &str = "CLAIM";
+
+pub fn claim(partner_id: &str, claim_id: &str) -> (String, String) {
+    (format!("CLAIM#{partner_id}#{claim_id}"), CLAIM_SK.into())
+}
+
+pub fn claims_by_created_pk(partner_id: &str) -> String {
+    format!("CLAIMS#{partner_id}")
+}
+
+pub fn claims_by_status_pk(partner_id: &str, status: crate::domain::ClaimStatus) -> String {
+    format!("CLAIMS#{partner_id}#STATUS#{status}")
+}
+
+/// Sort key of a claim in both list indexes.
+pub fn claim_created_sk(created_at: &str, claim_id: &str) -> String {
+    format!("{created_at}#{claim_id}")
+}
+
+// S3 object keys of claim documents (the claims bucket). Built only from ids the API made
+// (partner, claim and document ids: `[a-z0-9_]`), never from anything a partner sends, so a key
+// names one document of one claim of one partner, and a partner's own prefix is
+// `claims/<partner_id>/`.
+
+/// The prefix of every document of one claim.
+pub fn claim_documents_prefix(partner_id: &str, claim_id: &str) -> String {
+    format!("claims/{partner_id}/{claim_id}/")
+}
+
+pub fn claim_document(partner_id: &str, claim_id: &str, document_id: &str) -> String {
+    format!(
+        "{}{document_id}",
+        claim_documents_prefix(partner_id, claim_id)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +211,16 @@ mod tests {
         let sk = list_sk("2026-12-01T00:00:00.000Z", "T.1");
         assert_eq!(list_sk_tracking_number(&sk), Some("T.1"));
         assert!(by_created_pk("p1", 3) != by_created_pk("p13", 0));
+    }
+
+    #[test]
+    fn claim_keys_stay_apart_from_deliveries_and_other_partners() {
+        assert_ne!(claims_by_created_pk("p1"), by_created_pk("p1", 0));
+        let st = crate::domain::ClaimStatus::InReview;
+        assert_eq!(claims_by_status_pk("p1", st), "CLAIMS#p1#STATUS#in_review");
+        let key = claim_document("ptn_a", "clm_1", "doc_1");
+        assert!(key.starts_with(&claim_documents_prefix("ptn_a", "clm_1")));
+        assert!(!key.starts_with("claims/ptn_a/clm_10/"));
+        assert_eq!(key, "claims/ptn_a/clm_1/doc_1");
     }
 }

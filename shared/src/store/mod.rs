@@ -4,6 +4,8 @@
 //! lists: `lists.rs`.
 
 mod blob;
+mod claim_records;
+mod claims;
 mod deliveries;
 mod delivery_layout;
 pub mod keys;
@@ -30,6 +32,12 @@ pub use records::{
     PolicyRecord, CLIENT_ACTIVE, CLIENT_REVOKED, CLIENT_SUSPENDED, PARTNER_ACTIVE,
     PARTNER_SUSPENDED,
 };
+
+pub use claim_records::{
+    ClaimActor, ClaimRecord, ClaimSummary, DeliveryClaims, DocumentRecord, HistoryEntry,
+    NoteRecord, OpenClaim,
+};
+pub use claims::{ClaimListQuery, DeliveryEffect};
 
 use crate::domain::Product;
 use crate::error::ApiError;
@@ -93,6 +101,17 @@ fn with_keys(mut item: Item, (pk, sk): (String, String)) -> Item {
     item.insert(keys::PK.into(), s(pk));
     item.insert(keys::SK.into(), s(sk));
     item
+}
+
+/// A page of one of the list indexes (`Store::index_page`).
+struct IndexQuery {
+    status_pk: Option<String>,
+    created_pk: String,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    limit: i32,
+    /// A filter expression on the placeholder `:f`, and its value.
+    filter: Option<(&'static str, String)>,
 }
 
 /// What an operator write expects of the item it replaces.
@@ -438,7 +457,7 @@ impl Store {
         }
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -468,5 +487,77 @@ impl Store {
                     _ => classify("TransactWriteItems", e),
                 }
             })
+    }
+
+    /// One page of a list index, newest first, one key (claims; a partner's deliveries are split
+    /// over shards: `lists.rs`): `list-status` under `status_pk` when given, else `list-created`
+    /// under `created_pk`; both sorted by `<created_at>#<id>`, so the created range is a key
+    /// condition. `filter` (an expression on `:f`) applies to the page read.
+    async fn index_page<T: DeserializeOwned>(
+        &self,
+        q: IndexQuery,
+        start: Option<HashMap<String, String>>,
+    ) -> Result<(Vec<T>, Option<HashMap<String, String>>), StoreError> {
+        let (index, pk_attr, sk_attr, pk) = match q.status_pk {
+            Some(pk) => (keys::BY_STATUS, keys::STATUS_PK, keys::LIST_SK, pk),
+            None => (
+                keys::BY_CREATED,
+                keys::CREATED_PK,
+                keys::LIST_SK,
+                q.created_pk,
+            ),
+        };
+        let mut cond = format!("{pk_attr} = :pk");
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .scan_index_forward(false)
+            .limit(q.limit)
+            .expression_attribute_values(":pk", s(pk));
+        match (&q.created_from, &q.created_to) {
+            (Some(from), Some(to)) => {
+                cond.push_str(&format!(" AND {sk_attr} BETWEEN :from AND :to"));
+                req = req
+                    .expression_attribute_values(":from", s(from.clone()))
+                    .expression_attribute_values(":to", s(format!("{to}~")));
+            }
+            (Some(from), None) => {
+                cond.push_str(&format!(" AND {sk_attr} >= :from"));
+                req = req.expression_attribute_values(":from", s(from.clone()));
+            }
+            (None, Some(to)) => {
+                cond.push_str(&format!(" AND {sk_attr} <= :to"));
+                req = req.expression_attribute_values(":to", s(format!("{to}~")));
+            }
+            (None, None) => {}
+        }
+        if let Some((expression, value)) = q.filter {
+            req = req
+                .filter_expression(expression)
+                .expression_attribute_values(":f", s(value));
+        }
+        if let Some(start) = start {
+            req = req
+                .set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+        }
+        let out = req
+            .key_condition_expression(cond)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        let next = out.last_evaluated_key.map(|k| {
+            k.into_iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
+                .collect()
+        });
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((items, next))
     }
 }

@@ -103,6 +103,8 @@ pub struct Template {
     pub authorizers: BTreeMap<String, AuthorizerDef>,
     /// The API's `GatewayResponses`, by response type (`UNAUTHORIZED`, `DEFAULT_4XX`, ...).
     pub gateway_responses: BTreeMap<String, GatewayResponseDef>,
+    /// Logical ids of the template's `AWS::S3::Bucket` resources (devstack creates each in moto).
+    pub buckets: Vec<String>,
 }
 
 impl Template {
@@ -214,11 +216,19 @@ impl Template {
             Some(v) => parse_gateway_responses(&api_id, v)?,
         };
 
+        let mut buckets = Vec::new();
+        for (key, resource) in resources {
+            if resource.get("Type").and_then(Value::as_str) == Some("AWS::S3::Bucket") {
+                buckets.push(key_str(key)?.to_string());
+            }
+        }
+
         Ok(Template {
             functions,
             routes,
             authorizers,
             gateway_responses,
+            buckets,
         })
     }
 
@@ -773,8 +783,17 @@ Resources:
             t.authorizers["TokenAuthorizer"].ttl,
             Duration::from_secs(300)
         );
+        // Every bucket is one devstack knows by a local name (and creates).
+        assert!(
+            t.buckets.contains(&"ClaimsBucket".to_string()),
+            "{:?}",
+            t.buckets
+        );
         // Every !Ref in every served function's environment is one devstack knows.
         let refs = crate::stack::local_refs();
+        for b in &t.buckets {
+            assert!(refs.contains_key(b), "bucket {b} has no local name");
+        }
         for f in t.served_functions() {
             f.resolve_environment(&refs).unwrap();
         }

@@ -14,6 +14,12 @@
 //!
 //! The operation table below maps SDK calls to IAM actions; a new kind of call in the store
 //! (say `.delete_item()`) must be added to it, or this test fails and says so.
+//!
+//! S3 (claim documents, issue 13): the service reaches `shared/src/documents.rs` through its
+//! methods (`presign_upload`, `uploaded`, ...); each method's SDK calls map to S3 actions
+//! (`S3_OPERATIONS`) on the bucket the function's `CLAIMS_BUCKET` names: object actions on
+//! `<bucket ARN>/claims/*` (the documents' prefix, `keys::claim_documents_prefix`), bucket
+//! actions on the bucket's ARN, and a `ListBucket` grant must carry an `s3:prefix` condition.
 
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +41,17 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("Delete::builder()", "dynamodb:DeleteItem"),
     ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
 ];
+
+/// S3 SDK call (as written in shared/src/documents.rs) -> (IAM action, on objects?). A presigned
+/// request is authorized as its operation when it is used, with the signer's (the function's) role.
+const S3_OPERATIONS: &[(&str, &str, bool)] = &[
+    (".put_object()", "s3:PutObject", true),
+    (".get_object()", "s3:GetObject", true),
+    (".list_objects_v2()", "s3:ListBucket", false),
+];
+
+/// The prefix of every claim document's object key (`keys::claim_documents_prefix`).
+const DOCUMENTS_PREFIX: &str = "claims/*";
 
 /// SDK calls that need no IAM action of their own, or that the store never makes per request.
 const NO_ACTION: &[&str] = &[".transact_write_items()"];
@@ -205,8 +222,66 @@ fn store_grants(
     out
 }
 
+/// Every function body reached from `roots` through `self.f(` in one file.
+fn bodies_reached<'a>(
+    file: &'a BTreeMap<String, String>,
+    roots: &BTreeSet<String>,
+) -> Vec<&'a str> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<String> = roots.iter().cloned().collect();
+    let mut out = Vec::new();
+    while let Some(f) = todo.pop() {
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        let Some(body) = file.get(&f) else { continue };
+        out.push(body.as_str());
+        for callee in calls(body, "self.") {
+            if file.contains_key(&callee) {
+                todo.push(callee);
+            }
+        }
+    }
+    out
+}
+
+/// The S3 grants of the documents methods the service code reached from `roots` calls, on `bucket`.
+fn s3_required(roots: &BTreeSet<String>, bucket: Option<&str>) -> BTreeSet<Grant> {
+    let service = functions_of(&read_module("shared/src/service"));
+    let documents = functions_of(&read("shared/src/documents.rs"));
+    let mut out = BTreeSet::new();
+    for body in bodies_reached(&service, roots) {
+        for method in calls(body, ".") {
+            let Some(doc_body) = documents.get(&method) else {
+                continue;
+            };
+            if method == "new" || method == "bucket" {
+                continue;
+            }
+            for (call, action, on_objects) in S3_OPERATIONS {
+                if doc_body.contains(call) {
+                    let bucket = bucket.unwrap_or_else(|| {
+                        panic!("the code calls documents::{method}, but the function has no CLAIMS_BUCKET: !Ref <bucket>")
+                    });
+                    let resource = if *on_objects {
+                        format!("bucket:{bucket}/{DOCUMENTS_PREFIX}")
+                    } else {
+                        format!("bucket:{bucket}")
+                    };
+                    out.insert((action.to_string(), resource));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// What the code of the function built from `binary` calls.
 fn required(binary: &str) -> BTreeSet<Grant> {
+    required_with_bucket(binary, None)
+}
+
+fn required_with_bucket(binary: &str, bucket: Option<&str>) -> BTreeSet<Grant> {
     let main = read(&format!("functions/{binary}/src/main.rs"));
     let main_squeezed: String = main.chars().filter(|c| !c.is_whitespace()).collect();
     let service = functions_of(&read_module("shared/src/service"));
@@ -254,19 +329,41 @@ fn required(binary: &str) -> BTreeSet<Grant> {
     if main_squeezed.contains("signing_keys()") {
         out.insert(secret("SigningKeysSecret"));
     }
-    if main_squeezed.contains("into_app()") || main_squeezed.contains("link_keys()") {
+    if main_squeezed.contains("into_app()")
+        || main_squeezed.contains("into_claims_app()")
+        || main_squeezed.contains("link_keys()")
+    {
         out.insert(secret("LinkKeySecret"));
     }
+    out.extend(s3_required(&calls(&main_squeezed, "app."), bucket));
     out
 }
 
 fn resource_of(function: &str, v: &Value) -> String {
     let bad = || {
-        panic!("{function}: resource {v:?} is not the table, one of its indexes or a secret of this stack")
+        panic!("{function}: resource {v:?} is not the table, one of its indexes, a secret or a bucket of this stack")
     };
     match v {
         Value::Tagged(t) if t.tag == "GetAtt" && t.value.as_str() == Some("Table.Arn") => {
             "table".into()
+        }
+        Value::Tagged(t)
+            if t.tag == "GetAtt" && t.value.as_str().is_some_and(|a| a.ends_with("Bucket.Arn")) =>
+        {
+            format!(
+                "bucket:{}",
+                t.value.as_str().unwrap().trim_end_matches(".Arn")
+            )
+        }
+        Value::Tagged(t)
+            if t.tag == "Sub"
+                && t.value
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("${") && a.contains("Bucket.Arn}/")) =>
+        {
+            let text = t.value.as_str().unwrap();
+            let (bucket, path) = text[2..].split_once(".Arn}/").unwrap();
+            format!("bucket:{bucket}/{path}")
         }
         Value::Tagged(t) if t.tag == "Ref" => match t.value.as_str() {
             Some(id) if id.ends_with("Secret") => format!("secret:{id}"),
@@ -314,6 +411,7 @@ fn granted(function: &str, props: &Value) -> BTreeSet<Grant> {
                 .filter(|a| {
                     a.starts_with("dynamodb:")
                         || a.starts_with("secretsmanager:")
+                        || a.starts_with("s3:")
                         || a.contains('*')
                 })
                 .collect();
@@ -327,6 +425,14 @@ fn granted(function: &str, props: &Value) -> BTreeSet<Grant> {
                 Value::Sequence(seq) => seq.iter().collect(),
                 other => vec![other],
             };
+            if data_actions.iter().any(|a| *a == "s3:ListBucket") {
+                let prefix = st["Condition"]["StringLike"]["s3:prefix"].as_str();
+                assert_eq!(
+                    prefix,
+                    Some(DOCUMENTS_PREFIX),
+                    "{function}: s3:ListBucket must be limited to the documents' prefix by a condition"
+                );
+            }
             for r in resources {
                 let r = resource_of(function, r);
                 for a in &data_actions {
@@ -352,7 +458,11 @@ fn every_functions_policy_allows_exactly_the_calls_its_code_makes() {
         let binary = resource["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary"));
-        let need = required(binary);
+        let bucket = match &resource["Properties"]["Environment"]["Variables"]["CLAIMS_BUCKET"] {
+            Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().map(str::to_string),
+            _ => None,
+        };
+        let need = required_with_bucket(binary, bucket.as_deref());
         let have = granted(id, &resource["Properties"]);
         let missing: Vec<_> = need.difference(&have).collect();
         let extra: Vec<_> = have.difference(&need).collect();
@@ -390,4 +500,20 @@ fn the_scanner_sees_the_calls_it_must() {
     assert!(required("authorizer")
         .iter()
         .all(|(a, _)| a.starts_with("secretsmanager:")));
+    let claims = required_with_bucket("claims", Some("ClaimsBucket"));
+    for grant in [
+        ("s3:PutObject", "bucket:ClaimsBucket/claims/*"),
+        ("s3:ListBucket", "bucket:ClaimsBucket"),
+        ("dynamodb:UpdateItem", "table"),
+        ("dynamodb:Query", "index/by-status"),
+    ] {
+        assert!(
+            claims.contains(&(grant.0.to_string(), grant.1.to_string())),
+            "{grant:?} in {claims:?}"
+        );
+    }
+    assert!(
+        !claims.iter().any(|(a, _)| a == "s3:GetObject"),
+        "{claims:?}"
+    );
 }
