@@ -1,6 +1,6 @@
 //! CSV for reporting tools: any list answer (`{"items": [...], "next_cursor": ...}`) as an
 //! RFC 4180 document, chosen with `Accept: text/csv` or `format=csv`. Used by the delivery list
-//! (`functions/control-tower`); the claims list takes the same path with its own columns.
+//! (`functions/control-tower`) and the claims list (`functions/claims`), each with its own columns.
 //!
 //! - Columns are fixed per list (a header row on every page, the same on every page), each a
 //!   JSON pointer into the item as the JSON list returns it: numbers as numbers, text as text,
@@ -72,6 +72,32 @@ pub const DELIVERY_COLUMNS: &[Column] = &[
         "/policy/cancellation/cancellation_time",
     ),
     col("url_certificate", "/policy/url_certificate"),
+];
+
+/// The columns of `GET /api/v1/claims` (the list item as the JSON list returns it; documented in
+/// `x-csv-columns` like the delivery list's).
+pub const CLAIM_COLUMNS: &[Column] = &[
+    col("claim_id", "/claim_id"),
+    col("claim_status", "/claim_status"),
+    col("claim_type", "/claim_type"),
+    col("tracking_number", "/tracking_number"),
+    col("policy_id", "/policy_id"),
+    col("currency", "/currency"),
+    col("claimed_amount", "/claimed_amount"),
+    col("approved_amount", "/approved_amount"),
+    col("paid_amount", "/paid_amount"),
+    col("payment_reference", "/payment_reference"),
+    col("paid_at", "/paid_at"),
+    col("decision_reason", "/decision_reason"),
+    col("incident_time", "/incident_time"),
+    col("created_at", "/created_at"),
+    col("updated_at", "/updated_at"),
+    col("claimant_name", "/claimant_name"),
+    col("claimant_phone", "/claimant_phone"),
+    col("claimant_email", "/claimant_email"),
+    col("description", "/description"),
+    col("document_count", "/document_count"),
+    col("note_count", "/note_count"),
 ];
 
 /// Whether the caller asked for CSV: `format=csv` (or `json`) wins; else `Accept` naming

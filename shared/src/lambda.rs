@@ -101,18 +101,20 @@ fn one(scope_of: fn(&str) -> Option<Scope>) -> impl Fn(&str) -> Option<Vec<Scope
 }
 
 /// `api_request` for routes that any one of several scopes opens (claim reads: `claims` or
-/// `control_tower`); the first scope is the one a refusal names.
+/// `control_tower`); the first scope is the one a refusal names. `render`, when given, makes
+/// the success answer (the claims list as CSV); errors stay JSON.
 pub async fn api_request_any<F, Fut>(
     req: Request,
     scopes_of: fn(&str) -> Option<&'static [Scope]>,
     handler: F,
+    render: Option<Render>,
 ) -> Result<Response<Body>, std::convert::Infallible>
 where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
     let scopes = move |r: &str| scopes_of(r).map(<[Scope]>::to_vec);
-    Ok(serve(REQUEST_DEADLINE, req, scopes, handler, None).await)
+    Ok(serve(REQUEST_DEADLINE, req, scopes, handler, render).await)
 }
 
 /// How a handler's success becomes a response when it is not the default JSON (a list as CSV).

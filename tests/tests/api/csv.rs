@@ -1,33 +1,28 @@
-//! The delivery list as CSV (`Accept: text/csv` or `format=csv`): the same items, filters and
-//! cursor as the JSON list, RFC 4180, formulas neutralised, the cursor in `X-Next-Cursor`/`Link`.
+//! The delivery and claim lists as CSV (`Accept: text/csv` or `format=csv`): the same items,
+//! filters and cursor as the JSON list, RFC 4180, formulas neutralised, the cursor in
+//! `X-Next-Cursor`/`Link`.
 
 use blackbox::Partner;
 use serde_json::Value;
 
+/// The header and the records of a CSV answer, read with the `csv` crate (RFC 4180).
 fn rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    // A minimal RFC 4180 reader for the test (quoted fields, doubled quotes, CRLF).
-    let mut records = Vec::new();
-    let (mut record, mut field, mut quoted, mut chars) =
-        (Vec::new(), String::new(), false, text.chars().peekable());
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    let header = records.remove(0);
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r
+        .headers()
+        .expect("a header row")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let records = r
+        .records()
+        .map(|rec| {
+            rec.expect("a CSV record")
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
     (header, records)
 }
 
@@ -146,4 +141,72 @@ async fn accept_text_csv_chooses_csv_and_errors_stay_json() {
         bad_filter.json["code"], "validation_error",
         "errors stay JSON"
     );
+}
+
+#[tokio::test]
+async fn the_claims_list_as_csv_matches_the_json_list_page_by_page() {
+    let p = Partner::claimant().await;
+    let mut filed = Vec::new();
+    for i in 0..3 {
+        let d = p.failed_delivery().await;
+        let mut body = p.claim_body(&d, "loss", 1000 + i);
+        // A formula a spreadsheet would run, and text that needs quoting.
+        body["claimant_name"] = Value::from(format!("=cmd|' /C calc'!A{i}"));
+        body["description"] = Value::from("Lost, \"boxed\"\nsecond line");
+        filed.push(p.file_claim_ok(&body).await);
+    }
+    let token = p.token().await;
+    let mut cursor: Option<String> = None;
+    let mut seen = Vec::new();
+    loop {
+        let q = match &cursor {
+            None => "/claims?limit=2&format=csv".to_string(),
+            Some(c) => format!("/claims?limit=2&format=csv&cursor={c}"),
+        };
+        let csv = p.get_with(&q, Some(&token)).await;
+        assert_eq!(csv.status, 200, "{}", csv.text);
+        assert_eq!(
+            csv.headers["content-type"],
+            "text/csv; charset=utf-8; header=present"
+        );
+        let json = p
+            .get_with(&q.replace("&format=csv", ""), Some(&token))
+            .await;
+        let json_items = json.json["items"].as_array().unwrap().clone();
+        let (header, records) = rows(&csv.text);
+        assert_eq!(header[..2], ["claim_id", "claim_status"], "{header:?}");
+        assert_eq!(records.len(), json_items.len());
+        for (r, item) in records.iter().zip(&json_items) {
+            let get = |name: &str| &r[header.iter().position(|h| h == name).unwrap()];
+            assert_eq!(get("claim_id"), item["claim_id"].as_str().unwrap());
+            assert_eq!(get("claimed_amount"), &item["claimed_amount"].to_string());
+            assert_eq!(get("claim_status"), "submitted");
+            assert_eq!(get("approved_amount"), "", "null is an empty field");
+            assert!(get("claimant_name").starts_with("'=cmd|"), "{r:?}");
+            assert_eq!(get("description"), "Lost, \"boxed\"\nsecond line");
+            seen.push(get("claim_id").clone());
+        }
+        let next = csv
+            .headers
+            .get("x-next-cursor")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(next.is_some(), json.json["next_cursor"].is_string());
+        if let Some(c) = &next {
+            let link = csv.headers["link"].to_str().unwrap();
+            assert!(link.contains("/api/v1/claims?"), "{link}");
+            assert!(
+                link.contains(&form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()),
+                "{link}"
+            );
+        }
+        cursor = next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    filed.reverse();
+    assert_eq!(seen, filed, "newest first, every claim once");
+    let bad = p.get_with("/claims?format=xml", Some(&token)).await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.json["message"].as_str().unwrap().starts_with("format"));
 }

@@ -188,18 +188,23 @@ fn go_php_and_csharp_samples_compile_where_their_tools_are_installed() {
 #[test]
 fn csv_columns_of_the_document_are_those_of_the_code() {
     let doc = load_document();
-    let op = &doc["paths"]["/api/v1/sme-deliveries"]["get"];
-    let documented: Vec<&str> = op["responses"]["200"]["content"]["text/csv"]["x-csv-columns"]
-        .as_array()
-        .expect("the list documents its CSV columns")
-        .iter()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    let code: Vec<&str> = shared::csv_export::DELIVERY_COLUMNS
-        .iter()
-        .map(|c| c.name)
-        .collect();
-    assert_eq!(documented, code);
+    for (path, columns) in [
+        (
+            "/api/v1/sme-deliveries",
+            shared::csv_export::DELIVERY_COLUMNS,
+        ),
+        ("/api/v1/claims", shared::csv_export::CLAIM_COLUMNS),
+    ] {
+        let op = &doc["paths"][path]["get"];
+        let documented: Vec<&str> = op["responses"]["200"]["content"]["text/csv"]["x-csv-columns"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} documents its CSV columns"))
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        let code: Vec<&str> = columns.iter().map(|c| c.name).collect();
+        assert_eq!(documented, code, "{path}");
+    }
 }
 
 #[test]
