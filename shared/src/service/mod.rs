@@ -11,11 +11,15 @@
 
 mod control_tower;
 mod deliveries;
+pub mod events;
+pub mod sender;
 mod tracking;
+mod webhooks;
 
 pub use control_tower::{delivery_json, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 pub use deliveries::cancel_reply;
 pub use tracking::tracking_reply;
+pub use webhooks::{endpoint_json, WebhookDeps};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +76,8 @@ pub struct App {
     pub links: LinkKeys,
     callers: TtlCache<String, Arc<Caller>>,
     products: TtlCache<String, Arc<Product>>,
+    /// What the webhook routes need besides the store (`with_webhooks`).
+    webhooks: Option<WebhookDeps>,
 }
 
 /// A handler's answer: status and JSON body.
@@ -84,7 +90,13 @@ impl App {
             links,
             callers: TtlCache::new(access_cache_ttl()),
             products: TtlCache::new(PRODUCT_CACHE_TTL),
+            webhooks: None,
         }
+    }
+
+    pub fn with_webhooks(mut self, deps: WebhookDeps) -> Self {
+        self.webhooks = Some(deps);
+        self
     }
 
     async fn load_caller(&self, p: &Principal) -> Result<Arc<Caller>, ApiError> {

@@ -3,6 +3,7 @@
 
 pub mod keys;
 mod records;
+mod webhooks;
 
 use std::collections::HashMap;
 
@@ -19,6 +20,8 @@ pub use records::{
     PolicyRecord, CLIENT_ACTIVE, CLIENT_REVOKED, CLIENT_SUSPENDED, PARTNER_ACTIVE,
     PARTNER_SUSPENDED,
 };
+
+pub use webhooks::{AttemptRecord, EndpointRecord, EventRecord, Page, MAX_ENDPOINTS};
 
 use crate::domain::{Cancellation, DeliveryStatus, PolicyStatus, Product, TrackingEvent};
 use crate::error::ApiError;
