@@ -2,6 +2,7 @@
 //! DynamoDB + Secrets Manager). See `gateway` for what the local gateway emulates and what it
 //! does not, and `lambda` for how functions run.
 
+mod esm;
 mod faults;
 mod gateway;
 mod ids;
@@ -73,6 +74,13 @@ enum Command {
         /// The same between the functions and the Secrets Manager emulator
         #[arg(long, value_name = "SPEC")]
         secretsmanager_faults: Option<String>,
+        /// Set KEY=VALUE in every function's environment (repeatable), e.g. a shorter webhook
+        /// retry schedule for tests: WEBHOOK_RETRY_DELAYS_SECONDS=1,1,1,1,1,1,1,1,1,1,1,1
+        #[arg(long, value_name = "KEY=VALUE")]
+        function_env: Vec<String>,
+        /// Every SQS queue's visibility timeout, instead of the template's (for tests)
+        #[arg(long, value_name = "SECONDS")]
+        queue_visibility_timeout: Option<u64>,
     },
     /// Print the routes the gateway would serve, as JSON
     Routes {
@@ -136,6 +144,8 @@ async fn up(cmd: Command) -> Result<(), String> {
 
         dynamodb_faults,
         secretsmanager_faults,
+        function_env,
+        queue_visibility_timeout,
     } = cmd
     else {
         unreachable!("called for up only")
@@ -165,6 +175,16 @@ async fn up(cmd: Command) -> Result<(), String> {
         secretsmanager_faults: secretsmanager_faults
             .map(|s| faults::FaultSpec::parse(&s))
             .transpose()?,
+        function_env: function_env
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .filter(|(k, _)| !k.is_empty())
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| format!("--function-env {kv:?}: expected KEY=VALUE"))
+            })
+            .collect::<Result<_, _>>()?,
+        queue_visibility_timeout,
     })
     .await
 }

@@ -238,6 +238,28 @@ async fn create_table(ctx: &Ctx, template: &std::path::Path) -> Result<Outcome, 
             ))
         }
     };
+    if let Some(attr) = template::ttl_attribute(template)? {
+        let spec = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+            .attribute_name(&attr)
+            .enabled(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let done = ctx
+            .store
+            .client()
+            .update_time_to_live()
+            .table_name(&table)
+            .time_to_live_specification(spec)
+            .send()
+            .await;
+        if let Err(e) = done {
+            // Already enabled (a table that existed) is fine; anything else is reported.
+            let text = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+            if !text.contains("already enabled") {
+                return Err(format!("enabling TTL on {attr}: {text}"));
+            }
+        }
+    }
     Ok(Outcome {
         json: serde_json::json!({"table": table, "status": status}),
         text: match status {
@@ -313,10 +335,21 @@ async fn keys_init(ctx: &Ctx) -> Result<Outcome, Failure> {
         || serde_json::to_string(&LinkKeyRecord::generate()).expect("serialises"),
     )
     .await?;
-    Ok(Outcome {
-        json: serde_json::json!({"signing_keys_secret": {"id": signing, "status": s_what}, "link_key_secret": {"id": link, "status": l_what}}),
-        text: format!("signing keys secret {signing}: {s_what}\nlink key secret {link}: {l_what}"),
-    })
+    let mut json = serde_json::json!({"signing_keys_secret": {"id": signing, "status": s_what}, "link_key_secret": {"id": link, "status": l_what}});
+    let mut text = format!("signing keys secret {signing}: {s_what}\nlink key secret {link}: {l_what}");
+    // Webhooks (issue 14): the key that seals endpoint secrets (same form as the link key).
+    if let Some(webhook) = &ctx.target.webhook_key_secret_id {
+        let w_what = ensure_secret(
+            &ctx.secrets,
+            webhook,
+            |s| serde_json::from_str::<LinkKeyRecord>(s).is_ok_and(|k| k.bytes().is_ok()),
+            || serde_json::to_string(&LinkKeyRecord::generate()).expect("serialises"),
+        )
+        .await?;
+        json["webhook_key_secret"] = serde_json::json!({"id": webhook, "status": w_what});
+        text.push_str(&format!("\nwebhook key secret {webhook}: {w_what}"));
+    }
+    Ok(Outcome { json, text })
 }
 
 async fn run(cli: Cli) -> Result<Outcome, Failure> {
