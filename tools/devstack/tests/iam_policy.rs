@@ -14,6 +14,14 @@
 //!
 //! The operation table below maps SDK calls to IAM actions; a new kind of call in the store
 //! (say `.delete_item()`) must be added to it, or this test fails and says so.
+//!
+//! Webhooks (issue 14): the pipeline functions enter the shared code through
+//! `processor.<method>(` and `sender.<method>(` as well; SQS calls go through `queue.<method>(`
+//! (shared/src/queue.rs) to the queue named by the function's `WEBHOOK_QUEUE_URL`; the
+//! webhook key secret is read through `webhook_keys()` / `into_webhooks_app()`; and an
+//! `AWS::Lambda::EventSourceMapping` of the function needs what Lambda's poller does with the
+//! function's role: the stream's read actions, or the queue's receive / delete / attributes, and
+//! `sqs:SendMessage` to its on-failure destination.
 
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,7 +47,26 @@ const OPERATIONS: &[(&str, &str)] = &[
 /// SDK calls that need no IAM action of their own, or that the store never makes per request.
 const NO_ACTION: &[&str] = &[".transact_write_items()"];
 
-type Grant = (String, String); // (action, resource: "table", "index/<name>", "secret:<LogicalId>")
+/// SQS calls of shared/src/queue.rs -> IAM action (on the function's `WEBHOOK_QUEUE_URL` queue).
+const SQS_OPERATIONS: &[(&str, &str)] = &[
+    (".send_message()", "sqs:SendMessage"),
+    (".send_message_batch()", "sqs:SendMessage"),
+    (".change_message_visibility()", "sqs:ChangeMessageVisibility"),
+    (".delete_message()", "sqs:DeleteMessage"),
+    (".receive_message()", "sqs:ReceiveMessage"),
+];
+
+/// What Lambda's stream poller does with the function's role.
+const STREAM_POLLER: &[&str] = &[
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+];
+/// What Lambda's SQS poller does with the function's role.
+const QUEUE_POLLER: &[&str] = &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
+
+type Grant = (String, String); // (action, resource: "table", "index/<name>", "secret:<LogicalId>", "stream", "queue:<LogicalId>")
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -131,6 +158,15 @@ fn store_methods_reached(
     file: &BTreeMap<String, String>,
     roots: &BTreeSet<String>,
 ) -> BTreeSet<String> {
+    reached(file, roots, "store.")
+}
+
+/// Follows `self.f(` inside one file from `roots`; returns every `<prefix>m(` reached.
+fn reached(
+    file: &BTreeMap<String, String>,
+    roots: &BTreeSet<String>,
+    prefix: &str,
+) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     let mut todo: Vec<String> = roots.iter().cloned().collect();
     let mut store = BTreeSet::new();
@@ -141,7 +177,7 @@ fn store_methods_reached(
         let Some(body) = file.get(&f) else {
             panic!("no fn {f} found where the function crate calls it");
         };
-        store.extend(calls(body, "store."));
+        store.extend(calls(body, prefix));
         for callee in calls(body, "self.") {
             if file.contains_key(&callee) {
                 todo.push(callee);
@@ -205,8 +241,56 @@ fn store_grants(
     out
 }
 
-/// What the code of the function built from `binary` calls.
+/// What the code of the function built from `binary` calls; `function` is its template resource
+/// (its environment names its queue) and `doc` the template (its event source mappings).
 fn required(binary: &str) -> BTreeSet<Grant> {
+    let doc: Value = serde_yaml::from_str(&read("infra/template.yaml")).unwrap();
+    let resources = doc["Resources"].as_mapping().unwrap();
+    let (id, function) = resources
+        .iter()
+        .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("no function with Binary {binary} in the template"));
+    let id = id.as_str().unwrap();
+    let mut out = required_by_code(binary, function);
+    // The event source mappings of this function: what Lambda's poller does with its role.
+    for (_, r) in resources {
+        if r["Type"].as_str() != Some("AWS::Lambda::EventSourceMapping") {
+            continue;
+        }
+        let p = &r["Properties"];
+        let target = match &p["FunctionName"] {
+            Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().unwrap_or(""),
+            _ => "",
+        };
+        if target != id {
+            continue;
+        }
+        let (source, attr) = getatt(&p["EventSourceArn"]).expect("EventSourceArn is !GetAtt");
+        if attr == "StreamArn" {
+            out.extend(STREAM_POLLER.iter().map(|a| (a.to_string(), "stream".to_string())));
+        } else {
+            out.extend(QUEUE_POLLER.iter().map(|a| (a.to_string(), format!("queue:{source}"))));
+        }
+        if let Some((dest, _)) = getatt(&p["DestinationConfig"]["OnFailure"]["Destination"]) {
+            out.insert(("sqs:SendMessage".into(), format!("queue:{dest}")));
+        }
+    }
+    out
+}
+
+/// `!GetAtt X.Attr` -> (X, Attr).
+fn getatt(v: &Value) -> Option<(String, String)> {
+    match v {
+        Value::Tagged(t) if t.tag == "GetAtt" => t
+            .value
+            .as_str()?
+            .split_once('.')
+            .map(|(a, b)| (a.to_string(), b.to_string())),
+        _ => None,
+    }
+}
+
+fn required_by_code(binary: &str, function: &Value) -> BTreeSet<Grant> {
     let main = read(&format!("functions/{binary}/src/main.rs"));
     let main_squeezed: String = main.chars().filter(|c| !c.is_whitespace()).collect();
     let service = functions_of(&read_module("shared/src/service"));
@@ -225,12 +309,20 @@ fn required(binary: &str) -> BTreeSet<Grant> {
         .collect();
     assert!(indexes.len() >= 3, "index names not found in keys.rs");
 
-    let mut methods = store_methods_reached(&service, &calls(&main_squeezed, "app."));
+    let mut roots = calls(&main_squeezed, "app.");
+    roots.extend(calls(&main_squeezed, "processor."));
+    roots.extend(calls(&main_squeezed, "sender."));
+    roots.remove("clone");
+    let mut methods = store_methods_reached(&service, &roots);
     methods.extend(store_methods_reached(
         &oauth,
         &calls(&main_squeezed, "oauth::"),
     ));
-    methods.extend(calls(&main_squeezed, "store."));
+    methods.extend(
+        calls(&main_squeezed, "store.")
+            .into_iter()
+            .filter(|m| m != "clone"),
+    );
     // The public certificate function enters through shared::certificate::Certificates.
     if main_squeezed.contains("shared::certificate::Certificates") {
         let certificate = functions_of(&read("shared/src/certificate/mod.rs"));
@@ -254,8 +346,37 @@ fn required(binary: &str) -> BTreeSet<Grant> {
     if main_squeezed.contains("signing_keys()") {
         out.insert(secret("SigningKeysSecret"));
     }
-    if main_squeezed.contains("into_app()") || main_squeezed.contains("link_keys()") {
+    if main_squeezed.contains("into_app()")
+        || main_squeezed.contains("link_keys()")
+        || main_squeezed.contains("into_webhooks_app()")
+    {
         out.insert(secret("LinkKeySecret"));
+    }
+    if main_squeezed.contains("webhook_keys()") || main_squeezed.contains("into_webhooks_app()") {
+        out.insert(secret("WebhookKeySecret"));
+    }
+    // SQS, through shared/src/queue.rs, on the queue of WEBHOOK_QUEUE_URL.
+    let queue_methods = reached(&service, &roots, "queue.");
+    if !queue_methods.is_empty() {
+        let queue = match &function["Properties"]["Environment"]["Variables"]["WEBHOOK_QUEUE_URL"] {
+            Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().unwrap_or("").to_string(),
+            other => panic!("{binary} sends to the queue but WEBHOOK_QUEUE_URL is not !Ref <Queue>: {other:?}"),
+        };
+        let queue_src = functions_of(&read("shared/src/queue.rs"));
+        for m in queue_methods {
+            let body = queue_src
+                .get(&m)
+                .unwrap_or_else(|| panic!("queue method {m} not found in shared/src/queue.rs"));
+            for sdk_call in calls(body, ".client.") {
+                let written = format!(".{sdk_call}()");
+                let action = SQS_OPERATIONS
+                    .iter()
+                    .find(|(c, _)| *c == written)
+                    .map(|(_, a)| *a)
+                    .unwrap_or_else(|| panic!("Queue::{m} calls {written}, which iam_policy.rs does not map to an IAM action"));
+                out.insert((action.to_string(), format!("queue:{queue}")));
+            }
+        }
     }
     out
 }
@@ -268,6 +389,13 @@ fn resource_of(function: &str, v: &Value) -> String {
         Value::Tagged(t) if t.tag == "GetAtt" && t.value.as_str() == Some("Table.Arn") => {
             "table".into()
         }
+        Value::Tagged(t) if t.tag == "GetAtt" && t.value.as_str() == Some("Table.StreamArn") => {
+            "stream".into()
+        }
+        Value::Tagged(t) if t.tag == "GetAtt" => match t.value.as_str().and_then(|v| v.strip_suffix(".Arn")) {
+            Some(q) if q.ends_with("Queue") => format!("queue:{q}"),
+            _ => bad(),
+        },
         Value::Tagged(t) if t.tag == "Ref" => match t.value.as_str() {
             Some(id) if id.ends_with("Secret") => format!("secret:{id}"),
             _ => bad(),
@@ -314,6 +442,7 @@ fn granted(function: &str, props: &Value) -> BTreeSet<Grant> {
                 .filter(|a| {
                     a.starts_with("dynamodb:")
                         || a.starts_with("secretsmanager:")
+                        || a.starts_with("sqs:")
                         || a.contains('*')
                 })
                 .collect();
@@ -390,4 +519,20 @@ fn the_scanner_sees_the_calls_it_must() {
     assert!(required("authorizer")
         .iter()
         .all(|(a, _)| a.starts_with("secretsmanager:")));
+    // Webhooks: the queue, the stream poller, the sealing key.
+    let events = required("events");
+    assert!(events.contains(&("sqs:SendMessage".into(), "queue:WebhookQueue".into())));
+    assert!(events.contains(&("sqs:SendMessage".into(), "queue:StreamFailureQueue".into())));
+    assert!(events.contains(&("dynamodb:GetRecords".into(), "stream".into())));
+    assert!(events.contains(&("dynamodb:PutItem".into(), "table".into())));
+    let sender = required("sender");
+    assert!(sender.contains(&("sqs:ChangeMessageVisibility".into(), "queue:WebhookQueue".into())));
+    assert!(sender.contains(&("sqs:ReceiveMessage".into(), "queue:WebhookQueue".into())));
+    assert!(sender.contains(&(
+        "secretsmanager:GetSecretValue".into(),
+        "secret:WebhookKeySecret".into()
+    )));
+    let webhooks = required("webhooks");
+    assert!(webhooks.contains(&("dynamodb:DeleteItem".into(), "table".into())));
+    assert!(webhooks.contains(&("sqs:SendMessage".into(), "queue:WebhookQueue".into())));
 }
