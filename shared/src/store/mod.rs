@@ -133,6 +133,15 @@ impl OperatorWrite {
         })
     }
 
+    /// A webhook endpoint (operators disable or enable it; `revision` guards the write).
+    pub fn endpoint(e: &EndpointRecord, expect: Expect) -> Result<Self, StoreError> {
+        Ok(OperatorWrite {
+            key: keys::endpoint(&e.partner_id, &e.endpoint_id),
+            item: to_item(e)?,
+            expect,
+        })
+    }
+
     pub fn product(p: &Product, expect: Expect) -> Result<Self, StoreError> {
         Ok(OperatorWrite {
             key: keys::product(p.product_code.as_str()),

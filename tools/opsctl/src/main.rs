@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: ops::ClientCommand,
     },
+    /// A partner's webhook endpoints: list, disable, enable, delivery attempts.
+    Webhook {
+        #[command(subcommand)]
+        command: ops::WebhookCommand,
+    },
     /// The audit log of operator actions.
     Audit {
         #[command(subcommand)]
@@ -366,6 +371,7 @@ async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Partner { command } => ops::partner(&ctx, command).await,
         Command::Client { command } => ops::client(&ctx, command).await,
         Command::Audit { command } => ops::audit(&ctx, command).await,
+        Command::Webhook { command } => ops::webhook(&ctx, command).await,
     }
 }
 
