@@ -4,6 +4,7 @@
 pub mod http;
 pub mod jwt;
 pub mod partner;
+pub mod receiver;
 pub mod stack;
 pub mod workload;
 

@@ -517,7 +517,13 @@ impl App {
         self.caller(p).await?;
         let (lo, hi) = event::id_bounds(ms(from), to.map(ms).unwrap_or((1u64 << 48) - 1));
         let key = self.links.get().await?;
-        let shape = format!("events|{}|{lo}|{hi}", event_type.unwrap_or(""));
+        // Bound to the filters as given (the default lower bound moves with the clock).
+        let shape = format!(
+            "events|{}|{}|{}",
+            event_type.unwrap_or(""),
+            get("created_from").unwrap_or(""),
+            get("created_to").unwrap_or("")
+        );
         let start = self.open_page_cursor(&key, p, &shape, params)?;
         let (items, next) = self
             .store

@@ -36,7 +36,9 @@ use serde_json::{json, Value};
 use serde_yaml::Mapping;
 
 use crate::lambda::{Function, LogSink, ACCOUNT_ID, REGION};
-use crate::template::{as_ref_target, err, key_str, parse_u64, scalar_string, FunctionDef, TemplateError};
+use crate::template::{
+    as_ref_target, err, key_str, parse_u64, scalar_string, FunctionDef, TemplateError,
+};
 
 /// An `AWS::SQS::Queue` of the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,8 +85,12 @@ fn getatt(v: &serde_yaml::Value) -> Option<(String, String)> {
         _ => return None,
     };
     match inner {
-        Y::String(s) => s.split_once('.').map(|(a, b)| (a.to_string(), b.to_string())),
-        Y::Sequence(seq) if seq.len() == 2 => Some((seq[0].as_str()?.to_string(), seq[1].as_str()?.to_string())),
+        Y::String(s) => s
+            .split_once('.')
+            .map(|(a, b)| (a.to_string(), b.to_string())),
+        Y::Sequence(seq) if seq.len() == 2 => {
+            Some((seq[0].as_str()?.to_string(), seq[1].as_str()?.to_string()))
+        }
         _ => None,
     }
 }
@@ -137,7 +143,11 @@ pub fn parse(
                             .get("maxReceiveCount")
                             .map(|v| parse_u64(v, &format!("{id}.RedrivePolicy.maxReceiveCount")))
                             .transpose()?
-                            .ok_or_else(|| TemplateError(format!("{id}.RedrivePolicy.maxReceiveCount is missing")))?;
+                            .ok_or_else(|| {
+                                TemplateError(format!(
+                                    "{id}.RedrivePolicy.maxReceiveCount is missing"
+                                ))
+                            })?;
                         Some((dlq, max))
                     }
                 };
@@ -160,14 +170,19 @@ pub fn parse(
     for q in queues.values() {
         if let Some((dlq, _)) = &q.redrive {
             if !queues.contains_key(dlq) {
-                return err(format!("{}: dead-letter queue {dlq} is not an AWS::SQS::Queue of this template", q.logical_id));
+                return err(format!(
+                    "{}: dead-letter queue {dlq} is not an AWS::SQS::Queue of this template",
+                    q.logical_id
+                ));
             }
         }
     }
     let mut mappings = Vec::new();
     for (key, r) in resources {
         let id = key_str(key)?;
-        if r.get("Type").and_then(serde_yaml::Value::as_str) != Some("AWS::Lambda::EventSourceMapping") {
+        if r.get("Type").and_then(serde_yaml::Value::as_str)
+            != Some("AWS::Lambda::EventSourceMapping")
+        {
             continue;
         }
         let p = r
@@ -177,7 +192,9 @@ pub fn parse(
         for k in p.keys() {
             let k = key_str(k)?;
             if !MAPPING_PROPERTIES.contains(&k) {
-                return err(format!("{id}: {k} is not emulated by devstack (tools/devstack/src/esm.rs)"));
+                return err(format!(
+                    "{id}: {k} is not emulated by devstack (tools/devstack/src/esm.rs)"
+                ));
             }
         }
         let function = p
@@ -186,11 +203,14 @@ pub fn parse(
             .filter(|f| functions.contains_key(*f))
             .ok_or_else(|| TemplateError(format!("{id}: FunctionName must be !Ref <an AWS::Serverless::Function of this template>")))?
             .to_string();
-        let source = match p.get("EventSourceArn").and_then(getatt) {
-            Some((t, a)) if a == "StreamArn" && tables.contains(&t) => Source::TableStream(t),
-            Some((q, a)) if a == "Arn" && queues.contains_key(&q) => Source::Queue(q),
-            _ => return err(format!("{id}: EventSourceArn must be !GetAtt <Table>.StreamArn or !GetAtt <Queue>.Arn")),
-        };
+        let source =
+            match p.get("EventSourceArn").and_then(getatt) {
+                Some((t, a)) if a == "StreamArn" && tables.contains(&t) => Source::TableStream(t),
+                Some((q, a)) if a == "Arn" && queues.contains_key(&q) => Source::Queue(q),
+                _ => return err(format!(
+                    "{id}: EventSourceArn must be !GetAtt <Table>.StreamArn or !GetAtt <Queue>.Arn"
+                )),
+            };
         let batch_size = p
             .get("BatchSize")
             .map(|v| parse_u64(v, &format!("{id}.BatchSize")))
@@ -213,20 +233,26 @@ pub fn parse(
         };
         let report_batch_item_failures = match p.get("FunctionResponseTypes") {
             None => false,
-            Some(v) => v
-                .as_sequence()
-                .is_some_and(|s| s.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures"))),
+            Some(v) => v.as_sequence().is_some_and(|s| {
+                s.iter()
+                    .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
+            }),
         };
         let mut filters = Vec::new();
-        if let Some(fs) = p.get("FilterCriteria").and_then(|f| f.get("Filters")).and_then(serde_yaml::Value::as_sequence) {
+        if let Some(fs) = p
+            .get("FilterCriteria")
+            .and_then(|f| f.get("Filters"))
+            .and_then(serde_yaml::Value::as_sequence)
+        {
             for f in fs {
                 let text = f
                     .get("Pattern")
                     .map(|v| scalar_string(v, &format!("{id}.FilterCriteria")))
                     .transpose()?
                     .unwrap_or_default();
-                let pattern: Value = serde_json::from_str(&text)
-                    .map_err(|e| TemplateError(format!("{id}: a FilterCriteria pattern is not JSON: {e}")))?;
+                let pattern: Value = serde_json::from_str(&text).map_err(|e| {
+                    TemplateError(format!("{id}: a FilterCriteria pattern is not JSON: {e}"))
+                })?;
                 filters.push(pattern);
             }
         }
@@ -292,7 +318,9 @@ fn leaf(option: &Value, v: Option<&Value>) -> bool {
                 return e.as_bool() == Some(v.is_some());
             }
             if let Some(Value::String(prefix)) = o.get("prefix") {
-                return v.and_then(Value::as_str).is_some_and(|s| s.starts_with(prefix.as_str()));
+                return v
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.starts_with(prefix.as_str()));
             }
             if let Some(but) = o.get("anything-but") {
                 let excluded: Vec<&Value> = match but {
@@ -354,7 +382,13 @@ pub async fn create_queues(
         let url = req
             .send()
             .await
-            .map_err(|e| format!("creating queue {}: {}", q.logical_id, aws_sdk_sqs::error::DisplayErrorContext(&e)))?
+            .map_err(|e| {
+                format!(
+                    "creating queue {}: {}",
+                    q.logical_id,
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                )
+            })?
             .queue_url
             .ok_or_else(|| format!("creating queue {}: no URL in the answer", q.logical_id))?;
         out.insert(
@@ -369,11 +403,17 @@ pub async fn create_queues(
 }
 
 /// Starts a poller task for every mapping; the caller aborts them to stop.
-pub async fn start(ctx: Arc<Context>, mappings: &[MappingDef]) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+pub async fn start(
+    ctx: Arc<Context>,
+    mappings: &[MappingDef],
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let mut tasks = Vec::new();
     for m in mappings {
         if !ctx.functions.contains_key(&m.function) {
-            return Err(format!("{}: function {} is not running", m.logical_id, m.function));
+            return Err(format!(
+                "{}: function {} is not running",
+                m.logical_id, m.function
+            ));
         }
         match &m.source {
             Source::TableStream(_) => {
@@ -383,7 +423,13 @@ pub async fn start(ctx: Arc<Context>, mappings: &[MappingDef]) -> Result<Vec<tok
                     .table_name(&ctx.table_name)
                     .send()
                     .await
-                    .map_err(|e| format!("{}: describing the table: {}", m.logical_id, aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+                    .map_err(|e| {
+                        format!(
+                            "{}: describing the table: {}",
+                            m.logical_id,
+                            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                        )
+                    })?;
                 let arn = table
                     .table
                     .and_then(|t| t.latest_stream_arn)
@@ -392,10 +438,16 @@ pub async fn start(ctx: Arc<Context>, mappings: &[MappingDef]) -> Result<Vec<tok
                 tasks.push(tokio::spawn(async move { run_stream(ctx, m, arn).await }));
             }
             Source::Queue(q) => {
-                let queue = ctx.queues.get(q).cloned().ok_or_else(|| format!("{}: queue {q} was not created", m.logical_id))?;
+                let queue = ctx
+                    .queues
+                    .get(q)
+                    .cloned()
+                    .ok_or_else(|| format!("{}: queue {q} was not created", m.logical_id))?;
                 for poller in 0..m.max_concurrency {
                     let (ctx, m, queue) = (ctx.clone(), m.clone(), queue.clone());
-                    tasks.push(tokio::spawn(async move { run_queue(ctx, m, queue, poller).await }));
+                    tasks.push(tokio::spawn(async move {
+                        run_queue(ctx, m, queue, poller).await
+                    }));
                 }
             }
         }
@@ -404,7 +456,8 @@ pub async fn start(ctx: Arc<Context>, mappings: &[MappingDef]) -> Result<Vec<tok
 }
 
 fn note(ctx: &Context, m: &MappingDef, line: &str) {
-    ctx.log.line(format!("{} -> {}: {line}", m.logical_id, m.function).as_bytes());
+    ctx.log
+        .line(format!("{} -> {}: {line}", m.logical_id, m.function).as_bytes());
 }
 
 async fn invoke(ctx: &Context, m: &MappingDef, payload: Value) -> Result<Value, String> {
@@ -424,7 +477,11 @@ fn failed_ids(response: &Value) -> Result<Vec<Option<String>>, ()> {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => Ok(items
             .iter()
-            .map(|i| i.get("itemIdentifier").and_then(Value::as_str).map(str::to_string))
+            .map(|i| {
+                i.get("itemIdentifier")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .collect()),
         Some(_) => Err(()),
     }
@@ -435,7 +492,9 @@ fn failed_ids(response: &Value) -> Result<Vec<Option<String>>, ()> {
 fn attr_json(v: &aws_sdk_dynamodbstreams::types::AttributeValue) -> Value {
     use aws_sdk_dynamodbstreams::types::AttributeValue as A;
     use base64::Engine;
-    let b64 = |b: &aws_sdk_dynamodbstreams::primitives::Blob| base64::engine::general_purpose::STANDARD.encode(b.as_ref());
+    let b64 = |b: &aws_sdk_dynamodbstreams::primitives::Blob| {
+        base64::engine::general_purpose::STANDARD.encode(b.as_ref())
+    };
     match v {
         A::S(s) => json!({"S": s}),
         A::N(n) => json!({"N": n}),
@@ -501,9 +560,19 @@ async fn run_stream(ctx: Arc<Context>, m: MappingDef, stream_arn: String) {
     loop {
         if last_listing.elapsed() >= Duration::from_secs(1) {
             last_listing = std::time::Instant::now();
-            match ctx.streams.describe_stream().stream_arn(&stream_arn).send().await {
+            match ctx
+                .streams
+                .describe_stream()
+                .stream_arn(&stream_arn)
+                .send()
+                .await
+            {
                 Ok(out) => {
-                    for s in out.stream_description.map(|d| d.shards.unwrap_or_default()).unwrap_or_default() {
+                    for s in out
+                        .stream_description
+                        .map(|d| d.shards.unwrap_or_default())
+                        .unwrap_or_default()
+                    {
                         let Some(id) = s.shard_id else { continue };
                         if shards.contains_key(&id) {
                             continue;
@@ -521,21 +590,49 @@ async fn run_stream(ctx: Arc<Context>, m: MappingDef, stream_arn: String) {
                                 note(&ctx, &m, &format!("shard {id}"));
                                 shards.insert(
                                     id,
-                                    Shard { iterator: o.shard_iterator, buffer: VecDeque::new(), attempts: 0, limit: m.batch_size },
+                                    Shard {
+                                        iterator: o.shard_iterator,
+                                        buffer: VecDeque::new(),
+                                        attempts: 0,
+                                        limit: m.batch_size,
+                                    },
                                 );
                             }
-                            Err(e) => note(&ctx, &m, &format!("GetShardIterator {id}: {}", aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e))),
+                            Err(e) => note(
+                                &ctx,
+                                &m,
+                                &format!(
+                                    "GetShardIterator {id}: {}",
+                                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e)
+                                ),
+                            ),
                         }
                     }
                 }
-                Err(e) => note(&ctx, &m, &format!("DescribeStream: {}", aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e))),
+                Err(e) => note(
+                    &ctx,
+                    &m,
+                    &format!(
+                        "DescribeStream: {}",
+                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e)
+                    ),
+                ),
             }
         }
         let mut busy = false;
         for (id, shard) in shards.iter_mut() {
             if shard.buffer.is_empty() {
-                let Some(it) = shard.iterator.clone() else { continue };
-                match ctx.streams.get_records().shard_iterator(&it).limit(1000).send().await {
+                let Some(it) = shard.iterator.clone() else {
+                    continue;
+                };
+                match ctx
+                    .streams
+                    .get_records()
+                    .shard_iterator(&it)
+                    .limit(1000)
+                    .send()
+                    .await
+                {
                     Ok(out) => {
                         shard.iterator = out.next_shard_iterator;
                         for r in out.records.unwrap_or_default() {
@@ -547,7 +644,14 @@ async fn run_stream(ctx: Arc<Context>, m: MappingDef, stream_arn: String) {
                         }
                     }
                     Err(e) => {
-                        note(&ctx, &m, &format!("GetRecords {id}: {}", aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e)));
+                        note(
+                            &ctx,
+                            &m,
+                            &format!(
+                                "GetRecords {id}: {}",
+                                aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e)
+                            ),
+                        );
                         shard.iterator = None;
                     }
                 }
@@ -564,7 +668,13 @@ async fn run_stream(ctx: Arc<Context>, m: MappingDef, stream_arn: String) {
     }
 }
 
-async fn process_stream_batch(ctx: &Context, m: &MappingDef, stream_arn: &str, shard_id: &str, shard: &mut Shard) {
+async fn process_stream_batch(
+    ctx: &Context,
+    m: &MappingDef,
+    stream_arn: &str,
+    shard_id: &str,
+    shard: &mut Shard,
+) {
     let batch: Vec<Value> = shard.buffer.iter().take(shard.limit).cloned().collect();
     let seq = |r: &Value| r["dynamodb"]["SequenceNumber"].as_str().map(str::to_string);
     let result = invoke(ctx, m, json!({"Records": batch})).await;
@@ -575,11 +685,19 @@ async fn process_stream_batch(ctx: &Context, m: &MappingDef, stream_arn: &str, s
             Ok(ids) => {
                 let positions: Vec<Option<usize>> = ids
                     .iter()
-                    .map(|id| id.as_ref().and_then(|id| batch.iter().position(|r| seq(r).as_deref() == Some(id.as_str()))))
+                    .map(|id| {
+                        id.as_ref().and_then(|id| {
+                            batch
+                                .iter()
+                                .position(|r| seq(r).as_deref() == Some(id.as_str()))
+                        })
+                    })
                     .collect();
                 match positions.iter().copied().collect::<Option<Vec<usize>>>() {
                     Some(p) => Ok(p.into_iter().min().unwrap_or(0)),
-                    None => Err(format!("batchItemFailures names an unknown or empty identifier: {ids:?}")),
+                    None => Err(format!(
+                        "batchItemFailures names an unknown or empty identifier: {ids:?}"
+                    )),
                 }
             }
             Err(()) => Err("the response's batchItemFailures is not a list".into()),
@@ -597,7 +715,15 @@ async fn process_stream_batch(ctx: &Context, m: &MappingDef, stream_arn: &str, s
         Ok(done) => {
             shard.buffer.drain(..done);
             shard.attempts = if done > 0 { 1 } else { shard.attempts + 1 };
-            note(ctx, m, &format!("{done} record(s) done; retrying from {} (attempt {})", seq(&shard.buffer[0]).unwrap_or_default(), shard.attempts + 1));
+            note(
+                ctx,
+                m,
+                &format!(
+                    "{done} record(s) done; retrying from {} (attempt {})",
+                    seq(&shard.buffer[0]).unwrap_or_default(),
+                    shard.attempts + 1
+                ),
+            );
             give_up_or_wait(ctx, m, stream_arn, shard_id, shard, 1).await;
         }
         Err(e) => {
@@ -605,7 +731,15 @@ async fn process_stream_batch(ctx: &Context, m: &MappingDef, stream_arn: &str, s
             if m.bisect && batch.len() > 1 {
                 shard.limit = batch.len().div_ceil(2);
             }
-            note(ctx, m, &format!("batch of {} failed ({e}); retrying {} record(s)", batch.len(), shard.limit.min(shard.buffer.len())));
+            note(
+                ctx,
+                m,
+                &format!(
+                    "batch of {} failed ({e}); retrying {} record(s)",
+                    batch.len(),
+                    shard.limit.min(shard.buffer.len())
+                ),
+            );
             give_up_or_wait(ctx, m, stream_arn, shard_id, shard, batch.len()).await;
         }
     }
@@ -613,7 +747,14 @@ async fn process_stream_batch(ctx: &Context, m: &MappingDef, stream_arn: &str, s
 
 /// After a failure: past `MaximumRetryAttempts`, the failed batch's description goes to the
 /// on-failure destination and the records are skipped; otherwise a short wait.
-async fn give_up_or_wait(ctx: &Context, m: &MappingDef, stream_arn: &str, shard_id: &str, shard: &mut Shard, failed: usize) {
+async fn give_up_or_wait(
+    ctx: &Context,
+    m: &MappingDef,
+    stream_arn: &str,
+    shard_id: &str,
+    shard: &mut Shard,
+    failed: usize,
+) {
     if m.max_retries.is_some_and(|max| shard.attempts > max) {
         let n = failed.min(shard.buffer.len());
         let records: Vec<Value> = shard.buffer.drain(..n).collect();
@@ -631,10 +772,32 @@ async fn give_up_or_wait(ctx: &Context, m: &MappingDef, stream_arn: &str, shard_
                 "streamArn": stream_arn,
             },
         });
-        note(ctx, m, &format!("gave up on {} record(s) after {} attempts", records.len(), shard.attempts));
+        note(
+            ctx,
+            m,
+            &format!(
+                "gave up on {} record(s) after {} attempts",
+                records.len(),
+                shard.attempts
+            ),
+        );
         if let Some(q) = m.on_failure.as_ref().and_then(|q| ctx.queues.get(q)) {
-            if let Err(e) = ctx.sqs.send_message().queue_url(&q.url).message_body(info.to_string()).send().await {
-                note(ctx, m, &format!("on-failure destination: {}", aws_sdk_sqs::error::DisplayErrorContext(&e)));
+            if let Err(e) = ctx
+                .sqs
+                .send_message()
+                .queue_url(&q.url)
+                .message_body(info.to_string())
+                .send()
+                .await
+            {
+                note(
+                    ctx,
+                    m,
+                    &format!(
+                        "on-failure destination: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(&e)
+                    ),
+                );
             }
         }
         shard.attempts = 0;
@@ -647,9 +810,15 @@ async fn give_up_or_wait(ctx: &Context, m: &MappingDef, stream_arn: &str, shard_
 // ---- SQS ------------------------------------------------------------------------------------------
 
 async fn run_queue(ctx: Arc<Context>, m: MappingDef, queue: LocalQueue, poller: usize) {
-    use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+    use aws_sdk_sqs::types::{
+        DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    };
     if poller == 0 {
-        note(&ctx, &m, &format!("polling {} with {} poller(s)", queue.url, m.max_concurrency));
+        note(
+            &ctx,
+            &m,
+            &format!("polling {} with {} poller(s)", queue.url, m.max_concurrency),
+        );
     }
     loop {
         #[allow(deprecated)]
@@ -666,7 +835,14 @@ async fn run_queue(ctx: Arc<Context>, m: MappingDef, queue: LocalQueue, poller: 
         let messages = match received {
             Ok(o) => o.messages.unwrap_or_default(),
             Err(e) => {
-                note(&ctx, &m, &format!("ReceiveMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(&e)));
+                note(
+                    &ctx,
+                    &m,
+                    &format!(
+                        "ReceiveMessage: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(&e)
+                    ),
+                );
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -680,7 +856,11 @@ async fn run_queue(ctx: Arc<Context>, m: MappingDef, queue: LocalQueue, poller: 
                 let attributes: serde_json::Map<String, Value> = msg
                     .attributes
                     .as_ref()
-                    .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), json!(v))).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| (k.as_str().to_string(), json!(v)))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 json!({
                     "messageId": msg.message_id,
@@ -698,7 +878,9 @@ async fn run_queue(ctx: Arc<Context>, m: MappingDef, queue: LocalQueue, poller: 
         let result = invoke(&ctx, &m, json!({"Records": records})).await;
         let failed: Option<BTreeSet<String>> = match result {
             Ok(resp) if m.report_batch_item_failures => match failed_ids(&resp) {
-                Ok(ids) if ids.iter().all(Option::is_some) => Some(ids.into_iter().flatten().collect()),
+                Ok(ids) if ids.iter().all(Option::is_some) => {
+                    Some(ids.into_iter().flatten().collect())
+                }
                 _ => None,
             },
             Ok(_) => Some(BTreeSet::new()),
@@ -711,7 +893,11 @@ async fn run_queue(ctx: Arc<Context>, m: MappingDef, queue: LocalQueue, poller: 
         let entries: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()
             .enumerate()
-            .filter(|(_, msg)| !msg.message_id.as_ref().is_some_and(|id| failed.contains(id)))
+            .filter(|(_, msg)| {
+                !msg.message_id
+                    .as_ref()
+                    .is_some_and(|id| failed.contains(id))
+            })
             .filter_map(|(i, msg)| {
                 DeleteMessageBatchRequestEntry::builder()
                     .id(i.to_string())
@@ -720,10 +906,33 @@ async fn run_queue(ctx: Arc<Context>, m: MappingDef, queue: LocalQueue, poller: 
                     .ok()
             })
             .collect();
-        note(&ctx, &m, &format!("{} message(s): {} done, {} to retry", messages.len(), entries.len(), failed.len()));
+        note(
+            &ctx,
+            &m,
+            &format!(
+                "{} message(s): {} done, {} to retry",
+                messages.len(),
+                entries.len(),
+                failed.len()
+            ),
+        );
         if !entries.is_empty() {
-            if let Err(e) = ctx.sqs.delete_message_batch().queue_url(&queue.url).set_entries(Some(entries)).send().await {
-                note(&ctx, &m, &format!("DeleteMessageBatch: {}", aws_sdk_sqs::error::DisplayErrorContext(&e)));
+            if let Err(e) = ctx
+                .sqs
+                .delete_message_batch()
+                .queue_url(&queue.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                note(
+                    &ctx,
+                    &m,
+                    &format!(
+                        "DeleteMessageBatch: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(&e)
+                    ),
+                );
             }
         }
     }
@@ -741,13 +950,24 @@ mod tests {
         assert!(matches(&p, &rec("MODIFY", "CLAIM")));
         assert!(!matches(&p, &rec("REMOVE", "DELIVERY")));
         assert!(!matches(&p, &rec("INSERT", "EVENTS#0000000001")));
-        let prefix: Value = serde_json::from_str(r#"{"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "DELIVERY#"}]}}}}"#).unwrap();
-        assert!(matches(&prefix, &json!({"dynamodb": {"Keys": {"pk": {"S": "DELIVERY#p#t"}}}})));
-        assert!(!matches(&prefix, &json!({"dynamodb": {"Keys": {"pk": {"S": "EVENTS#p"}}}})));
-        let exists: Value = serde_json::from_str(r#"{"dynamodb": {"OldImage": [{"exists": false}]}}"#).unwrap();
+        let prefix: Value = serde_json::from_str(
+            r#"{"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "DELIVERY#"}]}}}}"#,
+        )
+        .unwrap();
+        assert!(matches(
+            &prefix,
+            &json!({"dynamodb": {"Keys": {"pk": {"S": "DELIVERY#p#t"}}}})
+        ));
+        assert!(!matches(
+            &prefix,
+            &json!({"dynamodb": {"Keys": {"pk": {"S": "EVENTS#p"}}}})
+        ));
+        let exists: Value =
+            serde_json::from_str(r#"{"dynamodb": {"OldImage": [{"exists": false}]}}"#).unwrap();
         assert!(matches(&exists, &json!({"dynamodb": {}})));
         assert!(!matches(&exists, &json!({"dynamodb": {"OldImage": {}}})));
-        let but: Value = serde_json::from_str(r#"{"eventName": [{"anything-but": "REMOVE"}]}"#).unwrap();
+        let but: Value =
+            serde_json::from_str(r#"{"eventName": [{"anything-but": "REMOVE"}]}"#).unwrap();
         assert!(matches(&but, &json!({"eventName": "INSERT"})));
         assert!(!matches(&but, &json!({"eventName": "REMOVE"})));
     }
@@ -756,17 +976,31 @@ mod tests {
     fn the_real_templates_mappings() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml");
         let t = crate::template::Template::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let stream = t.event_source_mappings.iter().find(|m| m.function == "EventsFunction").expect("events mapping");
+        let stream = t
+            .event_source_mappings
+            .iter()
+            .find(|m| m.function == "EventsFunction")
+            .expect("events mapping");
         assert_eq!(stream.source, Source::TableStream("Table".into()));
         assert!(stream.bisect && stream.report_batch_item_failures && stream.max_retries.is_none());
         assert_eq!(stream.on_failure.as_deref(), Some("StreamFailureQueue"));
         assert_eq!(stream.filters.len(), 1);
-        let queue = t.event_source_mappings.iter().find(|m| m.function == "SenderFunction").expect("sender mapping");
+        let queue = t
+            .event_source_mappings
+            .iter()
+            .find(|m| m.function == "SenderFunction")
+            .expect("sender mapping");
         assert_eq!(queue.source, Source::Queue("WebhookQueue".into()));
         assert!(queue.report_batch_item_failures);
-        assert_eq!(t.queues["WebhookQueue"].redrive, Some(("WebhookDeadLetterQueue".into(), 13)));
         assert_eq!(
-            t.queues["WebhookQueue"].redrive.as_ref().map(|r| r.1 as u32),
+            t.queues["WebhookQueue"].redrive,
+            Some(("WebhookDeadLetterQueue".into(), 13))
+        );
+        assert_eq!(
+            t.queues["WebhookQueue"]
+                .redrive
+                .as_ref()
+                .map(|r| r.1 as u32),
             Some(shared_retry_attempts()),
             "maxReceiveCount is the retry schedule's attempt count"
         );
@@ -774,7 +1008,11 @@ mod tests {
 
     /// `shared::webhooks::retry::ATTEMPTS`, without devstack depending on shared: 12 delays + 1.
     fn shared_retry_attempts() -> u32 {
-        let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/src/webhooks/retry.rs")).unwrap();
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/src/webhooks/retry.rs"
+        ))
+        .unwrap();
         let delays = src.split("pub const DELAYS: [u32; ").nth(1).unwrap();
         delays.split(']').next().unwrap().parse::<u32>().unwrap() + 1
     }

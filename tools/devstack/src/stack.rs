@@ -320,7 +320,8 @@ async fn run(
 
     // The template's queues, in moto (webhooks).
     let sqs = sqs_client(&sm_endpoint);
-    let queues = crate::esm::create_queues(&sqs, &template.queues, opts.queue_visibility_timeout).await?;
+    let queues =
+        crate::esm::create_queues(&sqs, &template.queues, opts.queue_visibility_timeout).await?;
     let fault_file = state_dir.join("faults.json");
     std::fs::write(&fault_file, "{}\n")
         .map_err(|e| format!("cannot write {}: {e}", fault_file.display()))?;
@@ -333,7 +334,10 @@ async fn run(
         link_key_secret_id: LINK_KEY_SECRET_ID,
         webhook_key_secret_id: WEBHOOK_KEY_SECRET_ID,
         sqs_endpoint: sm_endpoint.clone(),
-        queues: queues.iter().map(|(k, q)| (k.clone(), q.url.clone())).collect(),
+        queues: queues
+            .iter()
+            .map(|(k, q)| (k.clone(), q.url.clone()))
+            .collect(),
         fault_injection_file: fault_file.display().to_string(),
         api_base_url: format!("{base_url}/api/v1"),
         token_url: format!("{base_url}/oauth/token"),

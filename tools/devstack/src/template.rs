@@ -780,7 +780,10 @@ Resources:
         let refs = BTreeMap::from([("Table".to_string(), "t".to_string())]);
         assert_eq!(f.resolve_environment(&refs).unwrap()["RUST_LOG"], "x-t-y");
         let over = BTreeMap::from([("RUST_LOG".to_string(), "o".to_string())]);
-        assert_eq!(f.resolve_environment_with(&refs, &over).unwrap()["RUST_LOG"], "o");
+        assert_eq!(
+            f.resolve_environment_with(&refs, &over).unwrap()["RUST_LOG"],
+            "o"
+        );
     }
 
     #[test]

@@ -51,7 +51,10 @@ const NO_ACTION: &[&str] = &[".transact_write_items()"];
 const SQS_OPERATIONS: &[(&str, &str)] = &[
     (".send_message()", "sqs:SendMessage"),
     (".send_message_batch()", "sqs:SendMessage"),
-    (".change_message_visibility()", "sqs:ChangeMessageVisibility"),
+    (
+        ".change_message_visibility()",
+        "sqs:ChangeMessageVisibility",
+    ),
     (".delete_message()", "sqs:DeleteMessage"),
     (".receive_message()", "sqs:ReceiveMessage"),
 ];
@@ -64,7 +67,11 @@ const STREAM_POLLER: &[&str] = &[
     "dynamodb:ListStreams",
 ];
 /// What Lambda's SQS poller does with the function's role.
-const QUEUE_POLLER: &[&str] = &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
+const QUEUE_POLLER: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
 
 type Grant = (String, String); // (action, resource: "table", "index/<name>", "secret:<LogicalId>", "stream", "queue:<LogicalId>")
 
@@ -267,9 +274,17 @@ fn required(binary: &str) -> BTreeSet<Grant> {
         }
         let (source, attr) = getatt(&p["EventSourceArn"]).expect("EventSourceArn is !GetAtt");
         if attr == "StreamArn" {
-            out.extend(STREAM_POLLER.iter().map(|a| (a.to_string(), "stream".to_string())));
+            out.extend(
+                STREAM_POLLER
+                    .iter()
+                    .map(|a| (a.to_string(), "stream".to_string())),
+            );
         } else {
-            out.extend(QUEUE_POLLER.iter().map(|a| (a.to_string(), format!("queue:{source}"))));
+            out.extend(
+                QUEUE_POLLER
+                    .iter()
+                    .map(|a| (a.to_string(), format!("queue:{source}"))),
+            );
         }
         if let Some((dest, _)) = getatt(&p["DestinationConfig"]["OnFailure"]["Destination"]) {
             out.insert(("sqs:SendMessage".into(), format!("queue:{dest}")));
@@ -360,7 +375,9 @@ fn required_by_code(binary: &str, function: &Value) -> BTreeSet<Grant> {
     if !queue_methods.is_empty() {
         let queue = match &function["Properties"]["Environment"]["Variables"]["WEBHOOK_QUEUE_URL"] {
             Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().unwrap_or("").to_string(),
-            other => panic!("{binary} sends to the queue but WEBHOOK_QUEUE_URL is not !Ref <Queue>: {other:?}"),
+            other => panic!(
+                "{binary} sends to the queue but WEBHOOK_QUEUE_URL is not !Ref <Queue>: {other:?}"
+            ),
         };
         let queue_src = functions_of(&read("shared/src/queue.rs"));
         for m in queue_methods {
@@ -392,10 +409,12 @@ fn resource_of(function: &str, v: &Value) -> String {
         Value::Tagged(t) if t.tag == "GetAtt" && t.value.as_str() == Some("Table.StreamArn") => {
             "stream".into()
         }
-        Value::Tagged(t) if t.tag == "GetAtt" => match t.value.as_str().and_then(|v| v.strip_suffix(".Arn")) {
-            Some(q) if q.ends_with("Queue") => format!("queue:{q}"),
-            _ => bad(),
-        },
+        Value::Tagged(t) if t.tag == "GetAtt" => {
+            match t.value.as_str().and_then(|v| v.strip_suffix(".Arn")) {
+                Some(q) if q.ends_with("Queue") => format!("queue:{q}"),
+                _ => bad(),
+            }
+        }
         Value::Tagged(t) if t.tag == "Ref" => match t.value.as_str() {
             Some(id) if id.ends_with("Secret") => format!("secret:{id}"),
             _ => bad(),
@@ -526,7 +545,10 @@ fn the_scanner_sees_the_calls_it_must() {
     assert!(events.contains(&("dynamodb:GetRecords".into(), "stream".into())));
     assert!(events.contains(&("dynamodb:PutItem".into(), "table".into())));
     let sender = required("sender");
-    assert!(sender.contains(&("sqs:ChangeMessageVisibility".into(), "queue:WebhookQueue".into())));
+    assert!(sender.contains(&(
+        "sqs:ChangeMessageVisibility".into(),
+        "queue:WebhookQueue".into()
+    )));
     assert!(sender.contains(&("sqs:ReceiveMessage".into(), "queue:WebhookQueue".into())));
     assert!(sender.contains(&(
         "secretsmanager:GetSecretValue".into(),

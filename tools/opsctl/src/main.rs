@@ -341,7 +341,8 @@ async fn keys_init(ctx: &Ctx) -> Result<Outcome, Failure> {
     )
     .await?;
     let mut json = serde_json::json!({"signing_keys_secret": {"id": signing, "status": s_what}, "link_key_secret": {"id": link, "status": l_what}});
-    let mut text = format!("signing keys secret {signing}: {s_what}\nlink key secret {link}: {l_what}");
+    let mut text =
+        format!("signing keys secret {signing}: {s_what}\nlink key secret {link}: {l_what}");
     // Webhooks (issue 14): the key that seals endpoint secrets (same form as the link key).
     if let Some(webhook) = &ctx.target.webhook_key_secret_id {
         let w_what = ensure_secret(

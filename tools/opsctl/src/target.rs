@@ -147,9 +147,7 @@ impl Target {
         self.table_name = self.table_name.or(get("TableName"));
         self.signing_keys_secret_id = self.signing_keys_secret_id.or(get("SigningKeysSecretId"));
         self.link_key_secret_id = self.link_key_secret_id.or(get("LinkKeySecretId"));
-        self.webhook_key_secret_id = self
-            .webhook_key_secret_id
-            .or(get("WebhookKeySecretId"));
+        self.webhook_key_secret_id = self.webhook_key_secret_id.or(get("WebhookKeySecretId"));
         self.api_base_url = self.api_base_url.or(get("ApiBaseUrl").map(|u| {
             let u = u.trim_end_matches('/');
             if u.ends_with("/api/v1") {

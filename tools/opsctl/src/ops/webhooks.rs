@@ -83,7 +83,9 @@ async fn set_enabled(
         ));
     }
     if !enabled {
-        ctx.confirm(&format!("disable webhook endpoint {id} of partner {partner}"))?;
+        ctx.confirm(&format!(
+            "disable webhook endpoint {id} of partner {partner}"
+        ))?;
     }
     let now = now_text();
     let mut next = before.clone();
@@ -105,7 +107,11 @@ async fn set_enabled(
         ctx,
         vec![OperatorWrite::endpoint(&next, Expect::Revision(before.revision)).map_err(store_err)?],
         Change {
-            action: if enabled { "webhook.enable" } else { "webhook.disable" },
+            action: if enabled {
+                "webhook.enable"
+            } else {
+                "webhook.disable"
+            },
             target: format!("webhook-endpoint:{id}"),
             partner_id: Some(partner.to_string()),
             before: Some(endpoint_json(&before)),
@@ -128,20 +134,32 @@ pub async fn webhook(ctx: &Ctx, cmd: WebhookCommand) -> Result<Outcome, Failure>
             let text = if endpoints.is_empty() {
                 format!("partner {partner} has no webhook endpoints")
             } else {
-                endpoints.iter().map(endpoint_line).collect::<Vec<_>>().join("\n")
+                endpoints
+                    .iter()
+                    .map(endpoint_line)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             };
             Ok(Outcome {
                 json: json!({"partner_id": partner, "items": endpoints.iter().map(endpoint_json).collect::<Vec<_>>()}),
                 text,
             })
         }
-        WebhookCommand::Disable { endpoint_id, partner, reason } => {
-            set_enabled(ctx, &partner, &endpoint_id, false, Some(reason)).await
-        }
-        WebhookCommand::Enable { endpoint_id, partner, reason } => {
-            set_enabled(ctx, &partner, &endpoint_id, true, reason).await
-        }
-        WebhookCommand::Deliveries { endpoint_id, partner, limit } => {
+        WebhookCommand::Disable {
+            endpoint_id,
+            partner,
+            reason,
+        } => set_enabled(ctx, &partner, &endpoint_id, false, Some(reason)).await,
+        WebhookCommand::Enable {
+            endpoint_id,
+            partner,
+            reason,
+        } => set_enabled(ctx, &partner, &endpoint_id, true, reason).await,
+        WebhookCommand::Deliveries {
+            endpoint_id,
+            partner,
+            limit,
+        } => {
             if !(1..=100).contains(&limit) {
                 return Err("--limit must be from 1 to 100".into());
             }
