@@ -203,14 +203,15 @@ pub fn parse(
             .filter(|f| functions.contains_key(*f))
             .ok_or_else(|| TemplateError(format!("{id}: FunctionName must be !Ref <an AWS::Serverless::Function of this template>")))?
             .to_string();
-        let source =
-            match p.get("EventSourceArn").and_then(getatt) {
-                Some((t, a)) if a == "StreamArn" && tables.contains(&t) => Source::TableStream(t),
-                Some((q, a)) if a == "Arn" && queues.contains_key(&q) => Source::Queue(q),
-                _ => return err(format!(
+        let source = match p.get("EventSourceArn").and_then(getatt) {
+            Some((t, a)) if a == "StreamArn" && tables.contains(&t) => Source::TableStream(t),
+            Some((q, a)) if a == "Arn" && queues.contains_key(&q) => Source::Queue(q),
+            _ => {
+                return err(format!(
                     "{id}: EventSourceArn must be !GetAtt <Table>.StreamArn or !GetAtt <Queue>.Arn"
-                )),
-            };
+                ))
+            }
+        };
         let batch_size = p
             .get("BatchSize")
             .map(|v| parse_u64(v, &format!("{id}.BatchSize")))
