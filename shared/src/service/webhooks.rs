@@ -167,6 +167,27 @@ fn limit_param(params: &HashMap<String, String>) -> Result<i32, ApiError> {
     }
 }
 
+/// `{"items", "next_cursor"}`, the cursor sealed for the partner and the query's shape.
+fn page_reply(
+    key: &crate::links::LinkKey,
+    p: &Principal,
+    shape: &str,
+    items: impl Iterator<Item = Value>,
+    next: Option<HashMap<String, String>>,
+) -> Reply {
+    let next_cursor = next.map(|k| {
+        key.seal_cursor(
+            &p.partner_id,
+            shape,
+            &serde_json::to_string(&k).expect("map serialises"),
+        )
+    });
+    (
+        200,
+        json!({"items": items.collect::<Vec<_>>(), "next_cursor": next_cursor}),
+    )
+}
+
 fn ms(t: time::OffsetDateTime) -> u64 {
     (t.unix_timestamp_nanos() / 1_000_000).max(0) as u64
 }
@@ -441,16 +462,12 @@ impl App {
             .store
             .list_attempts(&p.partner_id, &rec.endpoint_id, now, limit, start)
             .await?;
-        let next_cursor = next.map(|k| {
-            key.seal_cursor(
-                &p.partner_id,
-                &shape,
-                &serde_json::to_string(&k).expect("map serialises"),
-            )
-        });
-        Ok((
-            200,
-            json!({"items": items.iter().map(attempt_json).collect::<Vec<_>>(), "next_cursor": next_cursor}),
+        Ok(page_reply(
+            &key,
+            p,
+            &shape,
+            items.iter().map(attempt_json),
+            next,
         ))
     }
 
@@ -537,16 +554,12 @@ impl App {
                 start,
             )
             .await?;
-        let next_cursor = next.map(|k| {
-            key.seal_cursor(
-                &p.partner_id,
-                &shape,
-                &serde_json::to_string(&k).expect("map serialises"),
-            )
-        });
-        Ok((
-            200,
-            json!({"items": items.iter().map(event_json).collect::<Vec<_>>(), "next_cursor": next_cursor}),
+        Ok(page_reply(
+            &key,
+            p,
+            &shape,
+            items.iter().map(event_json),
+            next,
         ))
     }
 

@@ -8,6 +8,8 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::{Deserialize, Serialize};
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
 use super::{classify, from_item, keys, n, s, to_item, with_keys, Item, Store, StoreError};
 
 /// At most this many endpoints per partner (contract).
@@ -121,6 +123,37 @@ fn next_key(k: Option<Item>) -> Option<HashMap<String, String>> {
     })
 }
 
+/// The outcome of a conditional write: `Ok(None)` when its condition failed.
+fn conditional<T, E, R>(op: &str, out: Result<T, SdkError<E, R>>) -> Result<Option<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match out {
+        Ok(o) => Ok(Some(o)),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(classify(op, e)),
+    }
+}
+
+/// A page of query results and the key to continue from.
+fn page<T: serde::de::DeserializeOwned>(
+    items: Option<Vec<Item>>,
+    last: Option<Item>,
+) -> Result<Page<T>, StoreError> {
+    let items = items
+        .unwrap_or_default()
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    Ok((items, next_key(last)))
+}
+
 fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Internal(e.to_string()))
 }
@@ -199,19 +232,18 @@ impl Store {
 
     /// Replace an endpoint read at revision `next.revision - 1`. `Conflict`: it changed or is gone.
     pub async fn replace_endpoint(&self, next: &EndpointRecord) -> Result<(), StoreError> {
-        self.client
+        let out = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(Self::endpoint_item(next)?))
             .condition_expression("revision = :r")
             .expression_attribute_values(":r", n(next.revision.saturating_sub(1)))
             .send()
-            .await
+            .await;
+        conditional("PutItem", out)?
             .map(|_| ())
-            .map_err(|e| match e.as_service_error() {
-                Some(x) if x.is_conditional_check_failed_exception() => StoreError::Conflict,
-                _ => classify("PutItem", e),
-            })
+            .ok_or(StoreError::Conflict)
     }
 
     /// Delete an endpoint and count it out, in one transaction. `Conflict`: it was already gone.
@@ -269,13 +301,10 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match out {
-            Ok(o) => o.attributes.map(from_item).transpose(),
-            Err(e) => match e.as_service_error() {
-                Some(x) if x.is_conditional_check_failed_exception() => Ok(None),
-                _ => Err(classify("UpdateItem", e)),
-            },
-        }
+        conditional("UpdateItem", out)?
+            .and_then(|o| o.attributes)
+            .map(from_item)
+            .transpose()
     }
 
     /// A successful attempt ends the failing streak.
@@ -295,13 +324,7 @@ impl Store {
             .condition_expression("attribute_exists(failing_since)")
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(x) if x.is_conditional_check_failed_exception() => Ok(()),
-                _ => Err(classify("UpdateItem", e)),
-            },
-        }
+        conditional("UpdateItem", out).map(|_| ())
     }
 
     /// Disable an enabled endpoint, saying why. `Ok(false)`: it was not enabled (or is gone).
@@ -330,13 +353,7 @@ impl Store {
             .expression_attribute_values(":one", n(1))
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(x) if x.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(classify("UpdateItem", e)),
-            },
-        }
+        Ok(conditional("UpdateItem", out)?.is_some())
     }
 
     // ---- the event log ---------------------------------------------------------------------
@@ -355,13 +372,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(x) if x.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(classify("PutItem", e)),
-            },
-        }
+        Ok(conditional("PutItem", out)?.is_some())
     }
 
     /// One event of the partner's log (`None` once expired, even before TTL deletes it).
@@ -409,13 +420,7 @@ impl Store {
             None => req.filter_expression("expires_at > :now"),
         };
         let out = req.send().await.map_err(|e| classify("Query", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok((items, next_key(out.last_evaluated_key)))
+        page(out.items, out.last_evaluated_key)
     }
 
     // ---- delivery attempts ---------------------------------------------------------------------
@@ -452,12 +457,6 @@ impl Store {
             .send()
             .await
             .map_err(|e| classify("Query", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok((items, next_key(out.last_evaluated_key)))
+        page(out.items, out.last_evaluated_key)
     }
 }

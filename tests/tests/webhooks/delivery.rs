@@ -489,3 +489,67 @@ async fn ping_redeliver_and_redirects_that_are_not_followed() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(target.got().is_empty(), "the redirect was followed");
 }
+
+/// The README's receiver (docs/webhooks/receiver.py, standard library Python) verifies and prints
+/// what the stack sends, and refuses a forged delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_receiver_verifies_and_prints_events_and_refuses_forgeries() {
+    use std::io::BufRead;
+    let Some(stack) = stack() else { return };
+    let p = partner(stack, "wh-readme").await;
+    let port = {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (_, secret) = register(&p, &format!("http://127.0.0.1:{port}/webhooks"), None).await;
+    let mut child = std::process::Command::new("python3")
+        .arg(stack.workspace.join("docs/webhooks/receiver.py"))
+        .arg(port.to_string())
+        .env("WEBHOOK_SECRET", &secret)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 docs/webhooks/receiver.py");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let d = p.create_delivery().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut lines = Vec::new();
+    let found = loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                let hit = line.contains("policy.issued") && line.contains(&d.tracking_number);
+                lines.push(line);
+                if hit {
+                    break true;
+                }
+            }
+            Err(_) if std::time::Instant::now() > deadline => break false,
+            Err(_) => {}
+        }
+    };
+    // A forged delivery (right headers, wrong signature) is refused with 401.
+    let forged = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhooks"))
+        .header("webhook-id", "evt_forged")
+        .header("webhook-timestamp", blackbox::jwt::now().to_string())
+        .header(
+            "webhook-signature",
+            "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )
+        .body("{\"id\":\"evt_forged\"}")
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found, "the receiver did not print the event: {lines:?}");
+    assert_eq!(forged.ok(), Some(401));
+}

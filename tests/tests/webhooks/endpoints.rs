@@ -254,3 +254,48 @@ async fn another_partners_endpoint_and_event_ids_are_404_and_the_scope_is_contro
         .expect_insufficient_scope();
     only.get("/events").await.expect_insufficient_scope();
 }
+
+/// The deployed rule (`WEBHOOK_URL_POLICY=public`, what staging and production apply) on a
+/// stack of its own: loopback is refused too, by address and by a name that resolves to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployed_rule_refuses_loopback_by_address_and_by_name() {
+    let Some(stack) =
+        blackbox::Stack::start_private_with(&["--function-env", "WEBHOOK_URL_POLICY=public"])
+    else {
+        eprintln!("skipped: PARTNER_API_BASE_URL points at an external stack");
+        return;
+    };
+    let p = partner(&stack, "wh-public").await;
+    for url in [
+        "http://127.0.0.1:9000/hooks",
+        "https://127.0.0.1:9000/hooks",
+        "http://localhost:9000/hooks",
+        "https://localhost:9000/hooks",
+        "https://[::1]:9000/hooks",
+        "https://10.0.0.1/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+    ] {
+        let resp = p
+            .post_json("/webhook-endpoints", &json!({"url": url}))
+            .await;
+        let msg = resp.expect_validation("url").to_string();
+        assert!(!msg.is_empty(), "{url}");
+    }
+    // A name is judged by what it resolves to.
+    let msg = p
+        .post_json(
+            "/webhook-endpoints",
+            &json!({"url": "https://localhost:9000/hooks"}),
+        )
+        .await
+        .expect_validation("url")
+        .to_string();
+    assert!(
+        msg.contains("resolves to") && msg.contains("loopback"),
+        "{msg}"
+    );
+    assert_eq!(
+        p.get("/webhook-endpoints").await.expect(200)["items"],
+        json!([])
+    );
+}
