@@ -50,6 +50,9 @@ pub struct Receiver {
     pub port: u16,
     inner: Arc<Inner>,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// A bound socket that does not listen yet: the port stays ours (no other test's server gets
+    /// it) and connections to it are refused.
+    reserved: Mutex<Option<tokio::net::TcpSocket>>,
 }
 
 async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -101,6 +104,7 @@ impl Receiver {
                 got: Mutex::new(Vec::new()),
             }),
             server: Mutex::new(None),
+            reserved: Mutex::new(None),
         };
         r.serve(listener);
         r
@@ -108,10 +112,9 @@ impl Receiver {
 
     /// A receiver on a free port that is not listening yet (connection refused until `listen`).
     pub async fn closed() -> Receiver {
-        let port = {
-            let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
         Receiver {
             port,
             inner: Arc::new(Inner {
@@ -119,6 +122,7 @@ impl Receiver {
                 got: Mutex::new(Vec::new()),
             }),
             server: Mutex::new(None),
+            reserved: Mutex::new(Some(socket)),
         }
     }
 
@@ -138,9 +142,13 @@ impl Receiver {
 
     /// Starts listening (on the port it was given).
     pub async fn listen(&self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .unwrap();
+        let reserved = self.reserved.lock().unwrap().take();
+        let listener = match reserved {
+            Some(socket) => socket.listen(1024).unwrap(),
+            None => tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+                .await
+                .unwrap(),
+        };
         self.serve(listener);
     }
 

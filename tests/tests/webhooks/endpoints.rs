@@ -299,3 +299,110 @@ async fn the_deployed_rule_refuses_loopback_by_address_and_by_name() {
         json!([])
     );
 }
+
+/// Operators: `opsctl webhook list --partner`, `deliveries`, `disable` (audited, the reason shown
+/// on the endpoint) and `enable`; never a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_list_disable_and_enable_a_partners_endpoints_without_seeing_secrets() {
+    let Some(stack) = stack() else { return };
+    let p = partner(stack, "wh-ops").await;
+    let (r, id, secret) = crate::receiver_for(&p).await;
+    p.post_json(&format!("/webhook-endpoints/{id}/test"), &json!({}))
+        .await
+        .expect(202);
+    r.wait_for(std::time::Duration::from_secs(60), "the ping", |g| {
+        !g.is_empty()
+    })
+    .await;
+    let partner_id = p.kit.partner_id.clone();
+    let ops = |args: Vec<String>| ops_json(stack, &secret, args);
+    let list = ops(vec![
+        "webhook".into(),
+        "list".into(),
+        "--partner".into(),
+        partner_id.clone(),
+    ])
+    .await;
+    assert_eq!(list["items"][0]["id"], id.as_str(), "{list}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let d = ops(vec![
+            "webhook".into(),
+            "deliveries".into(),
+            id.clone(),
+            "--partner".into(),
+            partner_id.clone(),
+        ])
+        .await;
+        if d["items"].as_array().is_some_and(|i| !i.is_empty()) {
+            assert_eq!(d["items"][0]["event_type"], "ping");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attempt listed: {d}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let disabled = ops(vec![
+        "webhook".into(),
+        "disable".into(),
+        id.clone(),
+        "--partner".into(),
+        partner_id.clone(),
+        "--reason".into(),
+        "abuse report".into(),
+        "--yes".into(),
+    ])
+    .await;
+    assert_eq!(disabled["enabled"], json!(false));
+    let shown = p
+        .get(&format!("/webhook-endpoints/{id}"))
+        .await
+        .expect(200)
+        .clone();
+    assert!(
+        shown["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("abuse report"),
+        "{shown}"
+    );
+    p.post_json(&format!("/webhook-endpoints/{id}/test"), &json!({}))
+        .await
+        .expect_error(409, "endpoint_disabled");
+    let audit = ops(vec![
+        "audit".into(),
+        "list".into(),
+        "--partner".into(),
+        partner_id.clone(),
+        "--action".into(),
+        "webhook.".into(),
+    ])
+    .await;
+    assert!(audit.to_string().contains("webhook.disable"), "{audit}");
+    ops(vec![
+        "webhook".into(),
+        "enable".into(),
+        id.clone(),
+        "--partner".into(),
+        partner_id.clone(),
+    ])
+    .await;
+    assert_eq!(
+        p.get(&format!("/webhook-endpoints/{id}")).await.expect(200)["enabled"],
+        json!(true)
+    );
+}
+
+async fn ops_json(stack: &blackbox::Stack, secret: &str, args: Vec<String>) -> serde_json::Value {
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.push("--json");
+    let out = blackbox::opsctl_run_on(stack, &all).await;
+    assert!(out.success, "opsctl {args:?}: {}", out.stderr);
+    assert!(
+        !out.stdout.contains(secret.trim_start_matches("whsec_")),
+        "a secret in opsctl's output"
+    );
+    out.json()
+}

@@ -449,6 +449,18 @@ async fn run(
             .resolve_environment_with(&refs, &overrides)
             .map_err(|e| e.0)?;
         env.extend(aws.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        // The fault proxies sit between the API's functions and the emulators; the pipeline's
+        // functions (event source mapping targets) reach them directly and have their own fault
+        // injection (FAULT_INJECTION_FILE), so a proxy fault meant for an API call is never
+        // spent on the pipeline's writes.
+        if template
+            .event_source_mappings
+            .iter()
+            .any(|m| m.function == f.logical_id)
+        {
+            let direct = aws_env(&ddb_endpoint, &sm_endpoint);
+            env.extend(direct.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        }
         env.insert(
             "FAULT_INJECTION_FILE".to_string(),
             fault_file.display().to_string(),
