@@ -45,6 +45,24 @@ pub enum ApiError {
     PolicyCancelled,
     #[error("The delivery cannot be cancelled any more; its current status is {0}.")]
     CancellationNotAllowed(DeliveryStatus),
+    // ---- quotes (issue 16) ----
+    /// Not a quote of this partner (another partner's quotes are unknown too), or one whose
+    /// record expired (`expires_at`, a day after `valid_until`).
+    #[error("quote_id {0} is not a quote of yours (or it expired more than a day ago); ask for a new quote.")]
+    UnknownQuote(String),
+    /// The submission's product or item value is not the quote's.
+    #[error("quote_id {quote_id} was quoted for {field} {quoted}, not {given}.")]
+    QuoteMismatch {
+        quote_id: String,
+        field: &'static str,
+        quoted: String,
+        given: String,
+    },
+    #[error("quote_id {quote_id} expired at {valid_until}; ask for a new quote.")]
+    QuoteExpired {
+        quote_id: String,
+        valid_until: String,
+    },
     #[error("The request body is larger than {0} bytes.")]
     PayloadTooLarge(usize),
     #[error("Content-Type must be application/json.")]
@@ -78,14 +96,17 @@ impl ApiError {
             | UnknownProduct(_)
             | ItemValueTooHigh { .. }
             | PremiumMismatch { .. }
-            | InvalidCursor => 400,
+            | InvalidCursor
+            | UnknownQuote(_)
+            | QuoteMismatch { .. } => 400,
             InvalidToken(_) => 401,
             InsufficientScope(_) | InvalidSignature => 403,
             NotFound(_) => 404,
             DuplicateTrackingNumber(_)
             | InvalidStatusTransition { .. }
             | PolicyCancelled
-            | CancellationNotAllowed(_) => 409,
+            | CancellationNotAllowed(_)
+            | QuoteExpired { .. } => 409,
             PayloadTooLarge(_) => 413,
             UnsupportedMediaType => 415,
             Internal(_) => 500,
@@ -112,6 +133,9 @@ impl ApiError {
             InvalidStatusTransition { .. } => "invalid_status_transition",
             PolicyCancelled => "policy_cancelled",
             CancellationNotAllowed(_) => "cancellation_not_allowed",
+            UnknownQuote(_) => "unknown_quote",
+            QuoteMismatch { .. } => "quote_mismatch",
+            QuoteExpired { .. } => "quote_expired",
             PayloadTooLarge(_) => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             Unavailable(_) => "service_unavailable",

@@ -193,6 +193,18 @@ pub fn finish(
     partner_id: Option<&str>,
     result: Result<(u16, Value), ApiError>,
 ) -> Response<Body> {
+    finish_with(meta, partner_id, result, |status, body| {
+        json_response(status, &body, &meta.request_id)
+    })
+}
+
+/// `finish`, with a success rendered by `render` (e.g. a list as CSV); errors stay JSON.
+pub fn finish_with(
+    meta: &RequestMeta,
+    partner_id: Option<&str>,
+    result: Result<(u16, Value), ApiError>,
+    render: impl FnOnce(u16, Value) -> Response<Body>,
+) -> Response<Body> {
     let latency_ms = meta.elapsed_ms();
     let dynamodb_round_trips = crate::metrics::dynamodb_round_trips();
     let dynamodb_ms = crate::metrics::dynamodb_ms();
@@ -202,7 +214,7 @@ pub fn finish(
     match result {
         Ok((status, body)) => {
             tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "request");
-            json_response(status, &body, &meta.request_id)
+            render(status, body)
         }
         Err(err) => {
             let status = err.status();

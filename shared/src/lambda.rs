@@ -115,7 +115,24 @@ where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    Ok(serve(REQUEST_DEADLINE, req, scope_of, handler).await)
+    Ok(serve(REQUEST_DEADLINE, req, scope_of, handler, None).await)
+}
+
+/// How a handler's success becomes a response when it is not the default JSON (a list as CSV).
+pub type Render = Box<dyn FnOnce(&RequestMeta, u16, serde_json::Value) -> Response<Body> + Send>;
+
+/// `api_request` with the success rendered by `render` (errors stay JSON).
+pub async fn api_request_rendered<F, Fut>(
+    req: Request,
+    scope_of: fn(&str) -> Option<Scope>,
+    handler: F,
+    render: Render,
+) -> Result<Response<Body>, std::convert::Infallible>
+where
+    F: FnOnce(RequestMeta, Principal, Request) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    Ok(serve(REQUEST_DEADLINE, req, scope_of, handler, Some(render)).await)
 }
 
 /// How long an `/api/v1` request may run before it is answered 503 with `Retry-After`. Each SDK
@@ -132,6 +149,7 @@ async fn serve<F, Fut>(
     req: Request,
     scope_of: fn(&str) -> Option<Scope>,
     handler: F,
+    render: Option<Render>,
 ) -> Response<Body>
 where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
@@ -158,7 +176,12 @@ where
                 }),
         },
     };
-    http::finish(&meta, Some(&partner_id), result)
+    match render {
+        None => http::finish(&meta, Some(&partner_id), result),
+        Some(render) => {
+            http::finish_with(&meta, Some(&partner_id), result, |s, b| render(&meta, s, b))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +210,7 @@ mod tests {
             list_request(),
             control_tower,
             slow,
+            None,
         )
         .await;
         assert_eq!(resp.status(), 503);
@@ -201,7 +225,14 @@ mod tests {
     #[tokio::test]
     async fn a_request_within_its_deadline_keeps_its_result() {
         let quick = |_, _, _| async { Err(ApiError::InvalidCursor) };
-        let resp = serve(Duration::from_secs(1), list_request(), control_tower, quick).await;
+        let resp = serve(
+            Duration::from_secs(1),
+            list_request(),
+            control_tower,
+            quick,
+            None,
+        )
+        .await;
         assert_eq!(resp.status(), ApiError::InvalidCursor.status());
         let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
         assert_eq!(body["code"], ApiError::InvalidCursor.code(), "{body}");

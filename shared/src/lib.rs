@@ -5,6 +5,7 @@ pub mod authorizer;
 pub mod cache;
 pub mod certificate;
 pub mod config;
+pub mod csv_export;
 pub mod domain;
 pub mod error;
 pub mod faults;

@@ -13,6 +13,10 @@ printed by `opsctl partner onboard --json`) from the file named by FUZZ_KIT.
   generated tracking numbers and policy ids (chosen by a hash of the generated case, so a seed
   replays the same run) are replaced by these real ones, so Insert Tracking Detail walks the
   state machine (on FUZZ-<run>), Cancel cancels (TN001), and the reads find something.
+- Products and quotes: about half of the generated product codes in paths are the real
+  `ahasme`, and about half of the Submit bodies that carry a `quote_id` carry a real quote
+  (made before the run: ahasme, item value 3000000, premium 15000) with its product, item
+  value and premium, so Submit's quote path is walked to the end, not only to `unknown_quote`.
 - Signatures: every write body that has a `signature` gets the right one, as the contract
   defines it: lowercase_hex(MD5(api_token_key + tracking_number + premium_amount)), with the
   body's premium_amount (Submit) or 15000, the premium of the real deliveries (tracking, cancel).
@@ -140,6 +144,20 @@ def _seed_webhooks():
 
 
 WEBHOOK_ENDPOINT, EVENT_IDS = _seed_webhooks()
+def _seed_quote():
+    """A real quote of the fuzzing partner (valid 15 minutes, longer than a CI run's fuzzing)."""
+    status, reply = _call(
+        "POST",
+        f"{API}/quotes",
+        {"product_code": "ahasme", "item_value": 3000000},
+        {"Authorization": f"Bearer {_token()}"},
+    )
+    if status != 200:
+        raise RuntimeError(f"seeding a quote: {status} {reply}")
+    return reply
+
+
+QUOTE = _seed_quote()
 
 
 def _pick(case_key, only=None):
@@ -199,6 +217,8 @@ def before_call(context, case, kwargs):
             params["endpoint_id"] = WEBHOOK_ENDPOINT
         if real and "event_id" in params and EVENT_IDS:
             params["event_id"] = EVENT_IDS[zlib.crc32(key.encode()) % len(EVENT_IDS)]
+        if real and "product_code" in params:
+            params["product_code"] = "ahasme"
     body = case.body
     if not isinstance(body, dict) or "signature" not in body:
         return
@@ -208,6 +228,10 @@ def before_call(context, case, kwargs):
             body["tracking_number"] = real[0]
             if "policy_id" in body:
                 body["policy_id"] = real[1]
+    if path == "/api/v1/sme-deliveries" and "quote_id" in body:
+        if _pick(json.dumps(body, sort_keys=True, default=str)):
+            for field in ("quote_id", "product_code", "item_value", "premium_amount"):
+                body[field] = QUOTE[field]
     tn = body.get("tracking_number")
     premium = body.get("premium_amount", PREMIUM)
     if isinstance(tn, str) and isinstance(premium, int) and not isinstance(premium, bool) and premium >= 0:

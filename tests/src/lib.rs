@@ -1,6 +1,7 @@
 //! Black-box test harness: starts the real local stack once per test binary and drives it
 //! over HTTP exactly as a partner would (see `tests/tests/api/`).
 
+pub mod catalogue;
 pub mod http;
 pub mod jwt;
 pub mod partner;

@@ -21,10 +21,11 @@ pub struct Kit {
     pub subscriptions: Vec<String>,
     pub token_url: String,
     pub api_base_url: String,
+    pub developer_portal_url: String,
 }
 
 /// The keys a kit has, exactly.
-pub const KIT_KEYS: [&str; 7] = [
+pub const KIT_KEYS: [&str; 8] = [
     "partner_id",
     "client_id",
     "client_secret",
@@ -32,6 +33,7 @@ pub const KIT_KEYS: [&str; 7] = [
     "subscriptions",
     "token_url",
     "api_base_url",
+    "developer_portal_url",
 ];
 
 pub const ALL_SUBSCRIPTIONS: [&str; 3] = ["insurance", "tracking", "control_tower"];

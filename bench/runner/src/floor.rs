@@ -23,6 +23,8 @@ pub struct Floor {
     pub delivery_pk: String,
     delivery: Item,
     events: Item,
+    /// A quote as the API stored it (`load_quote`).
+    quote: Option<Item>,
     n: u64,
 }
 
@@ -78,8 +80,72 @@ impl Floor {
             delivery_pk,
             delivery,
             events,
+            quote: None,
             n: 0,
         })
+    }
+
+    /// Keep a copy of a quote the API stored, for the quote floors.
+    pub async fn load_quote(&mut self, quote_id: &str) -> Result<(), String> {
+        let (pk, sk) = keys::quote(&self.partner_id, quote_id);
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .send()
+            .await
+            .map_err(err)?
+            .item
+            .ok_or("floor: the sample quote is not in the table")?;
+        self.quote = Some(item);
+        Ok(())
+    }
+
+    fn quote_item(&self) -> Result<&Item, String> {
+        self.quote
+            .as_ref()
+            .ok_or_else(|| "floor: no quote loaded".into())
+    }
+
+    /// What a quote needs: one conditional put of a new quote item (a copy of the API's).
+    pub async fn quote(&mut self) -> Result<f64, String> {
+        self.n += 1;
+        let mut item = self.quote_item()?.clone();
+        let id = format!("quo_floor{}x{}", std::process::id(), self.n);
+        let (pk, _) = keys::quote("ptn_benchfloor", &id);
+        item.insert(keys::PK.into(), s(pk));
+        let t = Instant::now();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(TOTAL)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(ms(t))
+    }
+
+    /// What a Submit with a quote needs: read the quote, then submit's conditional put.
+    pub async fn submit_quoted(&mut self) -> Result<f64, String> {
+        let quote = self.quote_item()?;
+        let key = [keys::PK, keys::SK].map(|k| (k.to_string(), quote[k].clone()));
+        let (_, item) = self.delivery_copy();
+        let t = Instant::now();
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.into_iter().collect()))
+            .consistent_read(true)
+            .return_consumed_capacity(TOTAL)
+            .send()
+            .await
+            .map_err(err)?;
+        self.put_new_delivery(item).await?;
+        Ok(ms(t))
     }
 
     /// A copy of the sample delivery under a partition and partner of the floor's own (so that
@@ -123,6 +189,12 @@ impl Floor {
     pub async fn submit(&mut self) -> Result<f64, String> {
         let (_, item) = self.delivery_copy();
         let t = Instant::now();
+        self.put_new_delivery(item).await?;
+        Ok(ms(t))
+    }
+
+    /// Submit's write: the conditional put of a new delivery (the existing item back on failure).
+    async fn put_new_delivery(&self, item: Item) -> Result<(), String> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -133,7 +205,7 @@ impl Floor {
             .send()
             .await
             .map_err(err)?;
-        Ok(ms(t))
+        Ok(())
     }
 
     async fn read_delivery(&self, pk: &str) -> Result<(), String> {

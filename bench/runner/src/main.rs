@@ -66,12 +66,13 @@ pub struct Cli {
     arm64_note: Option<String>,
 }
 
-pub const FUNCTIONS: [&str; 5] = [
+pub const FUNCTIONS: [&str; 6] = [
     "token",
     "authorizer",
     "deliveries",
     "tracking",
     "control-tower",
+    "products",
 ];
 
 /// Sized besides the measured five: the other functions the template deploys (their bootstraps
@@ -251,6 +252,21 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     ok_or(&c, "submit")?;
     let pid = c.body["policy_id"].as_str().unwrap_or_default().to_string();
     ok_or(&partner.cancel(&token, &warm_tn, &pid).await, "cancel")?;
+    ok_or(&partner.catalogue(&token, None).await, "list products")?;
+    ok_or(
+        &partner.catalogue(&token, Some("ahasme")).await,
+        "get product",
+    )?;
+    let c = partner.quote(&token).await;
+    ok_or(&c, "quote")?;
+    let sample_quote = c.body["quote_id"].as_str().unwrap_or_default().to_string();
+    let quoted_tn = format!("BENCH-{run_id}-QUOTED");
+    ok_or(
+        &partner
+            .submit_quoted(&token, &quoted_tn, &sample_quote)
+            .await,
+        "submit with a quote",
+    )?;
 
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let mut floor = floor::Floor::new(
@@ -262,6 +278,7 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     )
     .await?;
     results.item_bytes = floor.item_sizes();
+    floor.load_quote(&sample_quote).await?;
     let n = cli.samples;
 
     // ---- per endpoint ------------------------------------------------------------------------
@@ -373,6 +390,55 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
         "1 Query (index)",
         f,
         (1, 1, 0),
+    ));
+
+    // The catalogue, warm: served from the product cache (no round trip; the floor is none).
+    for (code, name) in [
+        (None, "GET /products (catalogue, warm)"),
+        (Some("ahasme"), "GET /products/{code} (warm)"),
+    ] {
+        let mut phase = Phase::new(stack, "products");
+        for _ in 0..n {
+            phase.call(partner.catalogue(&token, code).await);
+        }
+        results
+            .endpoints
+            .push(phase.finish(name, "none (cached)", vec![0.0], (0, 0, 0)));
+    }
+
+    // Quotes (the product cached: one write), then Submit with a quote (read it, then submit's
+    // conditional put). A fresh quote for the phase: quotes are valid 15 minutes.
+    let mut phase = Phase::new(stack, "products");
+    let mut quote_id = String::new();
+    for _ in 0..n {
+        let c = partner.quote(&token).await;
+        if let Some(id) = c.body["quote_id"].as_str() {
+            quote_id = id.to_string();
+        }
+        phase.call(c);
+    }
+    let mut f = Vec::new();
+    for _ in 0..n {
+        f.push(floor.quote().await?);
+    }
+    results
+        .endpoints
+        .push(phase.finish("POST /quotes", "1 PutItem", f, (1, 0, 1)));
+
+    let mut phase = Phase::new(stack, "deliveries");
+    for i in 0..n {
+        let tn = format!("BENCH-{run_id}-Q{i}");
+        phase.call(partner.submit_quoted(&token, &tn, &quote_id).await);
+    }
+    let mut f = Vec::new();
+    for _ in 0..n {
+        f.push(floor.submit_quoted().await?);
+    }
+    results.endpoints.push(phase.finish(
+        "POST /sme-deliveries with quote_id",
+        "GetItem + PutItem",
+        f,
+        (2, 1, 1),
     ));
 
     // ---- throughput ----------------------------------------------------------------------------

@@ -284,8 +284,8 @@ impl Partner {
             .ok_or_else(|| format!("token: {} {}", c.status, c.body))
     }
 
-    pub async fn submit(&self, token: &str, tn: &str) -> Call {
-        let body = json!({
+    fn submit_body(&self, tn: &str, quote_id: Option<&str>) -> Value {
+        let mut body = json!({
             "tracking_number": tn, "product_code": "ahasme",
             "customer_name": "Cong ty ABC", "customer_phone": "+84 901 234 567",
             "pickup_address": "1 Le Loi, District 1, Ho Chi Minh City",
@@ -295,11 +295,18 @@ impl Partner {
             "goods_description": "Mobile phone", "good_quantity": 1,
             "signature": self.signature(tn),
         });
+        if let Some(q) = quote_id {
+            body["quote_id"] = json!(q);
+        }
+        body
+    }
+
+    pub async fn submit(&self, token: &str, tn: &str) -> Call {
         self.send(
             self.http
                 .post(format!("{}/sme-deliveries", self.api))
                 .bearer_auth(token)
-                .json(&body),
+                .json(&self.submit_body(tn, None)),
         )
         .await
     }
@@ -330,6 +337,37 @@ impl Partner {
                 .post(format!("{}/sme-deliveries/cancel", self.api))
                 .bearer_auth(token)
                 .json(&body),
+        )
+        .await
+    }
+
+    /// `GET /products` (no code) or `GET /products/{code}`.
+    pub async fn catalogue(&self, token: &str, code: Option<&str>) -> Call {
+        let url = match code {
+            Some(c) => format!("{}/products/{c}", self.api),
+            None => format!("{}/products", self.api),
+        };
+        self.send(self.http.get(url).bearer_auth(token)).await
+    }
+
+    /// `POST /quotes` for the ahasme delivery `submit` sends (its premium is `PREMIUM`).
+    pub async fn quote(&self, token: &str) -> Call {
+        self.send(
+            self.http
+                .post(format!("{}/quotes", self.api))
+                .bearer_auth(token)
+                .json(&json!({"product_code": "ahasme", "item_value": 3000000})),
+        )
+        .await
+    }
+
+    /// `submit` carrying a quote of that delivery.
+    pub async fn submit_quoted(&self, token: &str, tn: &str, quote_id: &str) -> Call {
+        self.send(
+            self.http
+                .post(format!("{}/sme-deliveries", self.api))
+                .bearer_auth(token)
+                .json(&self.submit_body(tn, Some(quote_id))),
         )
         .await
     }

@@ -2,6 +2,7 @@
 
 mod cancel;
 mod product;
+mod quote;
 mod status;
 mod submission;
 mod tracking;
@@ -9,6 +10,7 @@ mod tracking_number;
 
 pub use cancel::{CancelRequest, Cancellation};
 pub use product::{PremiumRule, Product, ProductCode};
+pub use quote::{Quote, QuoteId, QuoteRequest, QUOTE_RECORD_RETENTION};
 pub use status::{DeliveryStatus, PolicyStatus};
 pub use submission::Submission;
 pub use tracking::{TrackingEvent, TrackingRequest, MAX_EVENTS_PER_REQUEST};

@@ -62,18 +62,38 @@ pub struct Product {
     pub max_item_value: u64,
     #[serde(flatten)]
     pub rule: PremiumRule,
+    /// Days without a tracking event after which a delivery may be claimed as lost.
+    #[serde(default = "default_loss_after_days")]
+    pub loss_after_days: u32,
+    /// Days after the `success` event's tracking_time within which damage may be claimed.
+    #[serde(default = "default_damage_claim_days")]
+    pub damage_claim_days: u32,
+}
+
+fn default_loss_after_days() -> u32 {
+    7
+}
+
+fn default_damage_claim_days() -> u32 {
+    14
 }
 
 impl Product {
-    /// Check a submission's money fields against this product.
-    pub fn check(&self, item_value: u64, premium_amount: u64) -> Result<(), ApiError> {
+    /// The premium of `item_value` under this product: the one premium rule, which Submit checks
+    /// and a quote promises. `item_value_too_high` over the product's maximum.
+    pub fn premium_for(&self, item_value: u64) -> Result<u64, ApiError> {
         if item_value > self.max_item_value {
             return Err(ApiError::ItemValueTooHigh {
                 value: item_value,
                 max: self.max_item_value,
             });
         }
-        let expected = self.rule.premium(item_value);
+        Ok(self.rule.premium(item_value))
+    }
+
+    /// Check a submission's money fields against this product.
+    pub fn check(&self, item_value: u64, premium_amount: u64) -> Result<(), ApiError> {
+        let expected = self.premium_for(item_value)?;
         if premium_amount != expected {
             return Err(ApiError::PremiumMismatch {
                 given: premium_amount,
@@ -97,6 +117,8 @@ mod tests {
                 premium_rate_bps: 50,
                 min_premium: 5_000,
             },
+            loss_after_days: 7,
+            damage_claim_days: 14,
         }
     }
 
@@ -123,6 +145,19 @@ mod tests {
         let e = p.check(3_000_000, 14_999).unwrap_err();
         assert_eq!(e.code(), "premium_mismatch");
         assert!(e.to_string().contains("15000"));
+    }
+
+    #[test]
+    fn a_product_item_without_claim_terms_reads_as_the_defaults() {
+        let stored = serde_json::json!({"product_code": "ahasme", "currency": "VND",
+            "max_item_value": 30_000_000, "premium_rate_bps": 50, "min_premium": 5_000});
+        let p: Product = serde_json::from_value(stored).unwrap();
+        assert_eq!((p.loss_after_days, p.damage_claim_days), (7, 14));
+        assert_eq!(p.premium_for(3_000_000), Ok(15_000));
+        assert_eq!(
+            p.premium_for(30_000_001).unwrap_err().code(),
+            "item_value_too_high"
+        );
     }
 
     #[test]

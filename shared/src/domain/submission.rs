@@ -34,6 +34,9 @@ pub struct Submission {
     pub order_created_time: String,
     pub goods_description: String,
     pub good_quantity: u64,
+    /// The quote this delivery is insured at (optional; see `super::quote`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote_id: Option<super::QuoteId>,
 }
 
 impl Submission {
@@ -63,6 +66,7 @@ impl Submission {
             order_created_time: f.timestamp("order_created_time")?.0,
             goods_description: f.required_string("goods_description", MAX_TEXT)?,
             good_quantity: f.integer("good_quantity", 1)?,
+            quote_id: super::quote::quote_id_field(&f)?,
         };
         let signature = super::signature(body)?;
         Ok((s, signature))
@@ -146,6 +150,37 @@ pub(crate) mod tests {
             }
             let e = Submission::parse(b.as_object().unwrap()).unwrap_err();
             assert_eq!(e.code(), "invalid_signature");
+        }
+    }
+
+    #[test]
+    fn quote_id_is_optional_named_when_malformed_and_part_of_the_fingerprint() {
+        let plain = Submission::parse(valid_body().as_object().unwrap())
+            .unwrap()
+            .0;
+        assert_eq!(plain.quote_id, None);
+        let mut b = valid_body();
+        b["quote_id"] = json!("quo_01m88pg6bj7gvrmehq193tgtwg");
+        let quoted = Submission::parse(b.as_object().unwrap()).unwrap().0;
+        assert_eq!(
+            quoted.quote_id.as_ref().map(|q| q.as_str()),
+            Some("quo_01m88pg6bj7gvrmehq193tgtwg")
+        );
+        assert_ne!(plain.fingerprint(), quoted.fingerprint());
+        for bad in [
+            json!("pol_x"),
+            json!(5),
+            json!("quo_01m88pg6bj7gvrmehq193tgtwg "),
+        ] {
+            b["quote_id"] = bad.clone();
+            let e = Submission::parse(b.as_object().unwrap()).unwrap_err();
+            assert!(e.to_string().starts_with("quote_id"), "{bad}: {e}");
+        }
+        // Absent, null and "" are all "no quote".
+        for none in [Value::Null, json!(""), json!(" ")] {
+            b["quote_id"] = none;
+            let s = Submission::parse(b.as_object().unwrap()).unwrap().0;
+            assert_eq!(s.fingerprint(), plain.fingerprint());
         }
     }
 

@@ -4,7 +4,9 @@ use serde_json::{json, Map, Value};
 
 use super::{App, Reply, CONFLICT_ATTEMPTS};
 use crate::auth::{Principal, Scope};
-use crate::domain::{CancelRequest, DeliveryStatus, PolicyStatus, Submission};
+use crate::domain::{
+    CancelRequest, DeliveryStatus, PolicyStatus, PremiumRule, QuoteId, Submission,
+};
 use crate::error::ApiError;
 use crate::store::{DeliveryRecord, Inserted, PolicyRecord, StoreError};
 use crate::time_fmt;
@@ -29,20 +31,22 @@ impl App {
         )
         .await?;
         let fingerprint = submission.fingerprint();
-        let checked = match self.product(submission.product_code.as_str()).await {
-            Ok(product) => product
-                .check(submission.item_value, submission.premium_amount)
-                .map(|()| product),
-            Err(e) => Err(e),
+        let terms = match &submission.quote_id {
+            None => self.product_terms(&submission).await,
+            Some(quote_id) => self.quoted_terms(p, quote_id, &submission).await,
         };
-        let product = match checked {
-            Ok(product) => product,
+        let terms = match terms {
+            Ok(terms) => terms,
             Err(
                 e @ (ApiError::UnknownProduct(_)
                 | ApiError::ItemValueTooHigh { .. }
-                | ApiError::PremiumMismatch { .. }),
+                | ApiError::PremiumMismatch { .. }
+                | ApiError::UnknownQuote(_)
+                | ApiError::QuoteMismatch { .. }
+                | ApiError::QuoteExpired { .. }),
             ) => {
-                // A retry of a submission accepted under earlier product terms is still a safe retry.
+                // A retry of a submission accepted under earlier product terms, or with a quote
+                // that has expired since, is still a safe retry.
                 let tn = submission.tracking_number.as_str();
                 return match self.store.delivery(&p.partner_id, tn).await? {
                     Some(existing) if existing.fingerprint == fingerprint => {
@@ -62,11 +66,11 @@ impl App {
                 policy_id: format!("pol_{}", ulid::Ulid::new().to_string().to_ascii_lowercase()),
                 policy_status: PolicyStatus::Active,
                 premium_amount: submission.premium_amount,
-                currency: product.currency.clone(),
-                product_code: product.product_code.as_str().to_string(),
-                premium_rate_bps: product.rule.premium_rate_bps,
-                min_premium: product.rule.min_premium,
-                max_item_value: product.max_item_value,
+                currency: terms.currency,
+                product_code: submission.product_code.as_str().to_string(),
+                premium_rate_bps: terms.rule.premium_rate_bps,
+                min_premium: terms.rule.min_premium,
+                max_item_value: terms.max_item_value,
                 issued_at: now.clone(),
                 cancellation: None,
                 cancelled_at: None,
@@ -94,6 +98,41 @@ impl App {
                 existing.submission.tracking_number.to_string(),
             )),
         }
+    }
+
+    /// The terms of a submission without a quote: the product's as cached, checked against
+    /// the submission's item value and premium.
+    async fn product_terms(&self, s: &Submission) -> Result<Terms, ApiError> {
+        let product = self.product(s.product_code.as_str()).await?;
+        product.check(s.item_value, s.premium_amount)?;
+        Ok(Terms {
+            currency: product.currency.clone(),
+            rule: product.rule,
+            max_item_value: product.max_item_value,
+        })
+    }
+
+    /// The terms of a submission with a quote: the quote's (one read), whatever the product
+    /// says now, if the quote is the caller's, still valid and for this product and item value.
+    async fn quoted_terms(
+        &self,
+        p: &Principal,
+        quote_id: &QuoteId,
+        s: &Submission,
+    ) -> Result<Terms, ApiError> {
+        let now = time_fmt::now();
+        let quote = self
+            .store
+            .quote(&p.partner_id, quote_id.as_str())
+            .await?
+            .filter(|q| q.on_record(now))
+            .ok_or_else(|| ApiError::UnknownQuote(quote_id.to_string()))?;
+        quote.admit(s, now)?;
+        Ok(Terms {
+            currency: quote.currency,
+            rule: quote.rule,
+            max_item_value: quote.max_item_value,
+        })
     }
 
     /// The answer to a safe retry of a submit: the same policy.
@@ -166,6 +205,13 @@ impl App {
         }
         Err(StoreError::Conflict.into())
     }
+}
+
+/// What a policy is sold under: the product's terms at the time, or a quote's.
+struct Terms {
+    currency: String,
+    rule: PremiumRule,
+    max_item_value: u64,
 }
 
 pub fn cancel_reply(rec: &DeliveryRecord, c: &crate::domain::Cancellation, message: &str) -> Reply {

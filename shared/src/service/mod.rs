@@ -8,16 +8,24 @@
 //! submit 1 write (a retry: the same failed write returns the existing item);
 //! tracking 1 read + 1 write; cancel 1 read + 1 write; get delivery 1 query;
 //! get policy 2 queries (index, then the delivery); list 1 query.
+//! Catalogue and quotes (`products`): list products 0 (cached) or 1 query; get product 0 (cached)
+//! or 1 read; quote 1 write (+ 1 read when its product is not cached); submit with `quote_id`
+//! 1 read (the quote) + 1 write.
 
 mod control_tower;
 mod deliveries;
 pub mod events;
+mod products;
 pub mod sender;
 mod tracking;
 mod webhooks;
 
 pub use control_tower::{delivery_json, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 pub use deliveries::cancel_reply;
+pub use products::{
+    catalogue_json, product_json, quote_validity, QUOTE_VALIDITY, QUOTE_VALIDITY_ENV,
+    QUOTE_VALIDITY_MIN_DEPLOYED,
+};
 pub use tracking::tracking_reply;
 pub use webhooks::{endpoint_json, WebhookDeps};
 
@@ -27,13 +35,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::auth::Principal;
-use crate::cache::TtlCache;
-use crate::domain::Product;
+use crate::cache::{Lazy, TtlCache};
 use crate::error::ApiError;
 use crate::secrets::LinkKeys;
 use crate::store::{
-    ClientRecord, DeliveryRecord, PartnerRecord, Store, CLIENT_ACTIVE, CLIENT_REVOKED,
-    PARTNER_ACTIVE,
+    ClientRecord, DeliveryRecord, PartnerRecord, ProductRecord, Store, CLIENT_ACTIVE,
+    CLIENT_REVOKED, PARTNER_ACTIVE,
 };
 use crate::{signature, time_fmt};
 
@@ -75,9 +82,13 @@ pub struct App {
     pub store: Store,
     pub links: LinkKeys,
     callers: TtlCache<String, Arc<Caller>>,
-    products: TtlCache<String, Arc<Product>>,
     /// What the webhook routes need besides the store (`with_webhooks`).
     webhooks: Option<WebhookDeps>,
+    products: TtlCache<String, Arc<ProductRecord>>,
+    /// Every product, for the catalogue (`PRODUCT_CACHE_TTL`, like each product's entry).
+    catalogue: Lazy<Vec<ProductRecord>>,
+    /// How long a quote is valid (`quote_validity()`, read once per container).
+    quote_validity: Duration,
 }
 
 /// A handler's answer: status and JSON body.
@@ -91,6 +102,8 @@ impl App {
             callers: TtlCache::new(access_cache_ttl()),
             products: TtlCache::new(PRODUCT_CACHE_TTL),
             webhooks: None,
+            catalogue: Lazy::new(PRODUCT_CACHE_TTL),
+            quote_validity: quote_validity(),
         }
     }
 
@@ -183,11 +196,12 @@ impl App {
         Err(ApiError::InvalidSignature)
     }
 
-    async fn product(&self, code: &str) -> Result<Arc<Product>, ApiError> {
+    /// A product (cached `PRODUCT_CACHE_TTL`), or `unknown_product`.
+    async fn product(&self, code: &str) -> Result<Arc<ProductRecord>, ApiError> {
         self.products
             .get_or_load(&code.to_string(), || async {
                 self.store
-                    .product(code)
+                    .product_record(code)
                     .await?
                     .map(Arc::new)
                     .ok_or_else(|| ApiError::UnknownProduct(code.to_string()))

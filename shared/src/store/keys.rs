@@ -16,8 +16,14 @@ pub const PARTNER_PREFIX: &str = "PARTNER#";
 pub const PARTNER_SK: &str = "PROFILE";
 pub const CLIENT_PREFIX: &str = "CLIENT#";
 pub const CLIENT_SK: &str = "CLIENT";
-pub const PRODUCT_PREFIX: &str = "PRODUCT#";
-pub const PRODUCT_SK: &str = "PRODUCT";
+/// Every product in one partition, so the catalogue is one Query (products are few).
+pub const PRODUCTS_PK: &str = "PRODUCTS";
+pub const PRODUCT_SK_PREFIX: &str = "PRODUCT#";
+/// Products were keyed `PRODUCT#<code>` / `PRODUCT` before the catalogue; `opsctl product
+/// migrate-keys` moves such items into `PRODUCTS`.
+pub const LEGACY_PRODUCT_PREFIX: &str = "PRODUCT#";
+pub const LEGACY_PRODUCT_SK: &str = "PRODUCT";
+pub const QUOTE_SK: &str = "QUOTE";
 /// The operators' audit log: one partition, sorted by time.
 pub const AUDIT_PK: &str = "AUDIT";
 
@@ -30,7 +36,20 @@ pub fn client(client_id: &str) -> (String, String) {
 }
 
 pub fn product(code: &str) -> (String, String) {
-    (format!("{PRODUCT_PREFIX}{code}"), PRODUCT_SK.into())
+    (PRODUCTS_PK.into(), format!("{PRODUCT_SK_PREFIX}{code}"))
+}
+
+/// Where a product was stored before the catalogue (read and deleted by the migration only).
+pub fn legacy_product(code: &str) -> (String, String) {
+    (
+        format!("{LEGACY_PRODUCT_PREFIX}{code}"),
+        LEGACY_PRODUCT_SK.into(),
+    )
+}
+
+/// A partner's quote: its own partition, so another partner's quote id reads as absent.
+pub fn quote(partner_id: &str, quote_id: &str) -> (String, String) {
+    (format!("QUOTE#{partner_id}#{quote_id}"), QUOTE_SK.into())
 }
 
 /// An audit entry: sorted by its time (sortable text), then its id.

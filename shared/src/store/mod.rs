@@ -2,6 +2,8 @@
 //! (except `delivery_with_history` on a history over 1 MB).
 
 pub mod keys;
+mod products;
+mod quotes;
 mod records;
 mod webhooks;
 
@@ -15,6 +17,7 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use products::{LegacyMigration, ProductRecord};
 pub use records::{
     still_valid, AuditRecord, ClientRecord, DeliveryRecord, EventBatchRecord, PartnerRecord,
     PolicyRecord, CLIENT_ACTIVE, CLIENT_REVOKED, CLIENT_SUSPENDED, PARTNER_ACTIVE,
@@ -142,10 +145,15 @@ impl OperatorWrite {
         })
     }
 
+    /// A product, stamped with the time of the write (its catalogue `updated_at`).
     pub fn product(p: &Product, expect: Expect) -> Result<Self, StoreError> {
+        let rec = ProductRecord {
+            product: p.clone(),
+            updated_at: crate::time_fmt::format(crate::time_fmt::now()),
+        };
         Ok(OperatorWrite {
             key: keys::product(p.product_code.as_str()),
-            item: to_item(p)?,
+            item: to_item(&rec)?,
             expect,
         })
     }
@@ -212,18 +220,7 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
-    async fn put<T: Serialize>(&self, key: (String, String), v: &T) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(with_keys(to_item(v)?, key)))
-            .send()
-            .await
-            .map_err(|e| classify("PutItem", e))?;
-        Ok(())
-    }
-
-    // ---- partners, clients, products -------------------------------------------------
+    // ---- partners, clients (products: products.rs) -------------------------------------------------
 
     pub async fn client_record(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         self.get(keys::client(client_id)).await
@@ -231,31 +228,6 @@ impl Store {
 
     pub async fn partner(&self, partner_id: &str) -> Result<Option<PartnerRecord>, StoreError> {
         self.get(keys::partner(partner_id)).await
-    }
-
-    pub async fn product(&self, code: &str) -> Result<Option<Product>, StoreError> {
-        self.get(keys::product(code)).await
-    }
-
-    pub async fn put_product(&self, p: &Product) -> Result<(), StoreError> {
-        self.put(keys::product(p.product_code.as_str()), p).await
-    }
-
-    /// All products (operators' listing; a handful of items, so a filtered scan is fine here).
-    pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
-        let pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("begins_with(pk, :p)")
-            .expression_attribute_values(":p", s(keys::PRODUCT_PREFIX))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("Scan", e))?;
-        pages.into_iter().map(from_item).collect()
     }
 
     /// Create a partner and its first client in one transaction; neither may exist yet.
@@ -407,6 +379,12 @@ impl Store {
                     .build(),
             );
         }
+        items.push(self.audit_put(audit)?);
+        self.transact(items).await
+    }
+
+    /// The put of an audit entry, for the transaction of the change it records.
+    fn audit_put(&self, audit: &AuditRecord) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(with_keys(
@@ -416,8 +394,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        items.push(TransactWriteItem::builder().put(put).build());
-        self.transact(items).await
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// Audit entries, newest first, filtered.

@@ -427,11 +427,15 @@ impl Store {
 
     pub async fn put_attempt(&self, rec: &AttemptRecord) -> Result<(), StoreError> {
         let nonce = hex::encode(crate::keys::random_bytes::<4>());
-        self.put(
-            keys::attempt(&rec.partner_id, &rec.endpoint_id, &rec.attempted_at, &nonce),
-            rec,
-        )
-        .await
+        let key = keys::attempt(&rec.partner_id, &rec.endpoint_id, &rec.attempted_at, &nonce);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(with_keys(to_item(rec)?, key)))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
     }
 
     /// A page of the attempts to one endpoint, newest first.

@@ -28,6 +28,11 @@ fn assert_kit_shape(kit: &Value, subscriptions: Option<&[&str]>) {
         "kit: {kit}"
     );
     assert_eq!(kit["api_base_url"], format!("{base}/api/v1"), "kit: {kit}");
+    assert_eq!(
+        kit["developer_portal_url"],
+        format!("{base}/docs"),
+        "kit: {kit}"
+    );
     assert_ne!(
         kit["client_secret"], kit["api_token_key"],
         "api_token_key must be separate from the client secret"
@@ -51,6 +56,17 @@ async fn demo_kit_has_exactly_the_contract_keys_and_works() {
     let p = Partner::demo().await;
     assert!(!p.kit.subscriptions.is_empty());
     p.token().await;
+    // The link works: the portal, without credentials.
+    let page = blackbox::client()
+        .get(kit["developer_portal_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
 }
 
 #[tokio::test]

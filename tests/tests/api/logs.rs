@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// The fields of the line `function` logged for the request `resp` answers, waiting up to 5 s
 /// for the function to flush it.
-async fn request_line(function: &str, resp: &Resp) -> Value {
+pub(crate) async fn request_line(function: &str, resp: &Resp) -> Value {
     let request_id = resp
         .header("x-request-id")
         .unwrap_or_else(|| resp.fail("no x-request-id header"))
@@ -35,7 +35,7 @@ async fn request_line(function: &str, resp: &Resp) -> Value {
     }
 }
 
-fn number(fields: &Value, name: &str) -> f64 {
+pub(crate) fn number(fields: &Value, name: &str) -> f64 {
     fields[name]
         .as_f64()
         .unwrap_or_else(|| panic!("{name} missing or not a number: {fields}"))

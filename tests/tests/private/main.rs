@@ -4,5 +4,6 @@
 
 mod keys_rotate;
 mod outage;
+mod quote_expiry;
 mod rotation;
 mod throttle;

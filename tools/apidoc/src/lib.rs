@@ -7,6 +7,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+pub mod diagrams;
+pub mod portal;
+pub mod samples;
+
 use serde_json::{json, Map, Value};
 
 pub const DOC_PATH: &str = "docs/openapi/openapi.yaml";
@@ -301,6 +305,12 @@ if (pm.response.code === 200 || pm.response.code === 201) {
     if (req.premium_amount !== undefined) { pm.collectionVariables.set('premium_amount', String(req.premium_amount)); }
     if (res.premium_amount !== undefined) { pm.collectionVariables.set('premium_amount', String(res.premium_amount)); }
     if (res.policy && res.policy.policy_id) { pm.collectionVariables.set('policy_id', res.policy.policy_id); }
+    // A quote: Submit then sends its quote_id, product, item value and premium.
+    if (res.quote_id && res.valid_until) {
+        pm.collectionVariables.set('quote_id', res.quote_id);
+        pm.collectionVariables.set('product_code', res.product_code);
+        pm.collectionVariables.set('item_value', String(res.item_value));
+    }
 }
 "#;
 
@@ -333,21 +343,42 @@ fn script(listen: &str, source: &str) -> Value {
     })
 }
 
-/// Replaces example values the collection takes from variables.
+/// Number fields a body takes from variables: written `"{{name}}"` by `templated`, then
+/// unquoted in the raw body by `unquote_numbers` (the pre-request script parses the body after
+/// Postman substituted the variables, so it sees numbers).
+const NUMBER_VARIABLES: [&str; 2] = ["item_value", "premium_amount"];
+
+/// Replaces example values the collection takes from variables. A body with a `quote_id` (Submit
+/// at a quote) takes the quote's id, product, item value and premium from the Quote request.
 fn templated(body: &Value) -> Value {
     let mut body = body.clone();
     if let Some(o) = body.as_object_mut() {
+        let quoted = o.contains_key("quote_id");
         for (field, var) in [
             ("tracking_number", "{{tracking_number}}"),
             ("policy_id", "{{policy_id}}"),
             ("signature", "{{signature}}"),
+            ("quote_id", "{{quote_id}}"),
         ] {
             if o.contains_key(field) {
                 o.insert(field.into(), json!(var));
             }
         }
+        if quoted {
+            o.insert("product_code".into(), json!("{{product_code}}"));
+            for field in NUMBER_VARIABLES {
+                o.insert(field.into(), json!(format!("{{{{{field}}}}}")));
+            }
+        }
     }
     body
+}
+
+/// `"{{premium_amount}}"` -> `{{premium_amount}}` in a raw body (see `NUMBER_VARIABLES`).
+fn unquote_numbers(raw: String) -> String {
+    NUMBER_VARIABLES.iter().fold(raw, |raw, field| {
+        raw.replace(&format!("\"{{{{{field}}}}}\""), &format!("{{{{{field}}}}}"))
+    })
 }
 
 /// A JSON object pretty-printed with the schema's required fields first, in the order the
@@ -382,7 +413,8 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
         .replace("{tracking_number}", "{{tracking_number}}")
         .replace("{policy_id}", "{{policy_id}}")
         .replace("{endpoint_id}", "{{endpoint_id}}")
-        .replace("{event_id}", "{{event_id}}");
+        .replace("{event_id}", "{{event_id}}")
+        .replace("{product_code}", "{{product_code}}");
     // The certificate lives outside /api/v1, at the link Submit answered (`url_certificate`).
     let is_certificate = path.starts_with("/certificates/");
     let (host, segments): (String, Vec<String>) = if is_token {
@@ -459,7 +491,7 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
             let schema = deref(doc, &media["schema"]);
             request["body"] = json!({
                 "mode": "raw",
-                "raw": pretty_in_order(&templated(&example), &schema["required"]),
+                "raw": unquote_numbers(pretty_in_order(&templated(&example), &schema["required"])),
                 "options": {"raw": {"language": "json"}},
             });
         } else if let Some(media) = content.get("application/x-www-form-urlencoded") {
@@ -531,9 +563,10 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
         "pm.test({title}, function () {{\n    pm.expect(pm.response.code).to.be.oneOf([{}]);\n}});\n",
         expected.join(", "),
     );
-    if path.starts_with("/api/v1/sme-deliveries")
+    let remembers = path.starts_with("/api/v1/sme-deliveries")
         && (method == "POST" && path == "/api/v1/sme-deliveries" || method == "GET")
-    {
+        || (method == "POST" && path == "/api/v1/quotes");
+    if remembers {
         test.push_str(REMEMBER_SCRIPT);
     }
     if path.starts_with("/api/v1/webhook-endpoints") || path.starts_with("/api/v1/events") {
@@ -568,11 +601,14 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
-/// The order a partner follows: token, submit, track, read, list, cancel, the document.
-/// Operations not listed here come last, in path order.
+/// The order a partner follows: token, the catalogue, a quote, submit (at the quote), track,
+/// read, list, cancel, the document. Operations not listed here come last, in path order.
 fn flow_rank(method: &str, path: &str) -> usize {
-    const ORDER: [(&str, &str); 19] = [
+    const ORDER: [(&str, &str); 22] = [
         ("POST", "/oauth/token"),
+        ("GET", "/api/v1/products"),
+        ("GET", "/api/v1/products/{product_code}"),
+        ("POST", "/api/v1/quotes"),
         ("POST", "/api/v1/sme-deliveries"),
         ("POST", "/api/v1/tracking-details"),
         ("GET", "/api/v1/sme-deliveries/{tracking_number}"),
@@ -605,6 +641,8 @@ fn flow_rank(method: &str, path: &str) -> usize {
 /// The Postman collection (format v2.1) generated from the document.
 pub fn postman_collection(doc: &Value) -> Value {
     let mut ops = operations(doc);
+    // The developer portal is a web page for people, not a call of the API: not in the collection.
+    ops.retain(|(_, p, _)| !p.starts_with("/docs"));
     ops.sort_by_key(|(m, p, _)| (flow_rank(m, p), m.clone(), p.clone()));
     // One flat list in the order a partner follows (token, submit, track, read, cancel), so that
     // "Run collection" (or newman) goes through a delivery's life from the top.
@@ -622,8 +660,8 @@ pub fn postman_collection(doc: &Value) -> Value {
          Setup: import this collection and the environment of your stage (`docs/postman/*.postman_environment.json`), \
          select the environment, and copy the values of your credentials kit into it: `api_base_url`, `token_url`, \
          `client_id`, `client_secret`, `api_token_key`. Then send the requests from the top: the collection gets the token \
-         itself, gives every Submit a new tracking number, signs every write call, and remembers the policy id and premium \
-         for the calls that follow.",
+         itself, gives every Submit a new tracking number, signs every write call, and remembers the quote, the policy id \
+         and the premium for the calls that follow (Submit sends the quote's quote_id, item value and premium).",
         doc["info"]["summary"].as_str().unwrap_or(""),
         doc["info"]["version"].as_str().unwrap_or(""),
     );
@@ -658,6 +696,9 @@ pub fn postman_collection(doc: &Value) -> Value {
             {"key": "policy_id", "value": ""},
             {"key": "url_certificate", "value": ""},
             {"key": "premium_amount", "value": "15000"},
+            {"key": "product_code", "value": "ahasme"},
+            {"key": "item_value", "value": "3000000"},
+            {"key": "quote_id", "value": ""},
             {"key": "signature", "value": ""},
             {"key": "endpoint_id", "value": ""},
             {"key": "event_id", "value": ""},

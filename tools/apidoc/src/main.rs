@@ -25,12 +25,31 @@ enum Command {
     },
     /// Print the document as JSON.
     Json,
+    /// Print the code samples of one operation (by operationId) as the portal shows them.
+    Samples { operation_id: String },
 }
 
 fn main() {
     let cli = Cli::parse();
     let doc = apidoc::load_document();
     match cli.command {
+        Command::Samples { operation_id } => {
+            let doc = apidoc::samples::with_code_samples(&doc);
+            let Some((_, _, op)) = apidoc::operations(&doc)
+                .into_iter()
+                .find(|(_, _, op)| op["operationId"] == operation_id.as_str())
+            else {
+                eprintln!("apidoc: no operation {operation_id}");
+                std::process::exit(1);
+            };
+            for s in op["x-codeSamples"].as_array().into_iter().flatten() {
+                println!(
+                    "===== {}\n{}",
+                    s["label"].as_str().unwrap_or(""),
+                    s["source"].as_str().unwrap_or("")
+                );
+            }
+        }
         Command::Json => {
             println!("{}", serde_json::to_string_pretty(&doc).expect("JSON"));
         }

@@ -65,6 +65,11 @@ enum Command {
         /// over it the template's THROTTLED response (429). Off by default
         #[arg(long, value_name = "RATE,BURST")]
         stage_throttle: Option<throttle::Limits>,
+        /// Set an environment variable of every function, over the template's (repeatable;
+        /// what `sam local --env-vars` does), e.g. `--function-env QUOTE_VALIDITY_SECONDS=3`, or a
+        /// shorter webhook retry schedule: `WEBHOOK_RETRY_DELAYS_SECONDS=1,1,1,1,1,1,1,1,1,1,1,1`
+        #[arg(long, value_name = "NAME=VALUE", value_parser = parse_env_pair)]
+        function_env: Vec<(String, String)>,
 
         /// Put a fault-injecting proxy between the functions and DynamoDB Local, e.g.
         /// `throttle=0.05,500=0.02,503=0.02,timeout=0.01,reset=0.02,lost=0.02` or `off` (the
@@ -74,10 +79,6 @@ enum Command {
         /// The same between the functions and the Secrets Manager emulator
         #[arg(long, value_name = "SPEC")]
         secretsmanager_faults: Option<String>,
-        /// Set KEY=VALUE in every function's environment (repeatable), e.g. a shorter webhook
-        /// retry schedule for tests: WEBHOOK_RETRY_DELAYS_SECONDS=1,1,1,1,1,1,1,1,1,1,1,1
-        #[arg(long, value_name = "KEY=VALUE")]
-        function_env: Vec<String>,
         /// Every SQS queue's visibility timeout, instead of the template's (for tests)
         #[arg(long, value_name = "SECONDS")]
         queue_visibility_timeout: Option<u64>,
@@ -115,6 +116,20 @@ fn default_path(given: Option<PathBuf>, relative: &str) -> Result<PathBuf, Strin
     }
 }
 
+/// `NAME=VALUE` of `--function-env`.
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value))
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Ok((name.to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "{s:?}: use NAME=VALUE (NAME of A-Z, a-z, 0-9 and _)"
+        )),
+    }
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
 fn print_out(text: &str) {
     use std::io::Write;
@@ -141,10 +156,10 @@ async fn up(cmd: Command) -> Result<(), String> {
         verbose,
         max_concurrency,
         stage_throttle,
+        function_env,
 
         dynamodb_faults,
         secretsmanager_faults,
-        function_env,
         queue_visibility_timeout,
     } = cmd
     else {
@@ -168,6 +183,7 @@ async fn up(cmd: Command) -> Result<(), String> {
         verbose,
         max_concurrency,
         stage_throttle,
+        function_env,
 
         dynamodb_faults: dynamodb_faults
             .map(|s| faults::FaultSpec::parse(&s))
@@ -175,15 +191,6 @@ async fn up(cmd: Command) -> Result<(), String> {
         secretsmanager_faults: secretsmanager_faults
             .map(|s| faults::FaultSpec::parse(&s))
             .transpose()?,
-        function_env: function_env
-            .iter()
-            .map(|kv| {
-                kv.split_once('=')
-                    .filter(|(k, _)| !k.is_empty())
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .ok_or_else(|| format!("--function-env {kv:?}: expected KEY=VALUE"))
-            })
-            .collect::<Result<_, _>>()?,
         queue_visibility_timeout,
     })
     .await

@@ -98,13 +98,12 @@ pub struct UpOptions {
     pub max_concurrency: usize,
     /// Stage throttling (`--stage-throttle`); `None`: not throttled.
     pub stage_throttle: Option<crate::throttle::Limits>,
+    /// Environment variables of every function, over the template's (`--function-env`).
+    pub function_env: Vec<(String, String)>,
 
     /// Fault-injecting proxies between the functions and the emulators (`faults`).
     pub dynamodb_faults: Option<crate::faults::FaultSpec>,
     pub secretsmanager_faults: Option<crate::faults::FaultSpec>,
-    /// `--function-env KEY=VALUE`: set in every function's environment (tests shorten the
-    /// webhook retry schedule, or choose the deployed URL rule, with it).
-    pub function_env: Vec<(String, String)>,
     /// `--queue-visibility-timeout SECS`: every queue's visibility timeout instead of the
     /// template's (a test of a crashed sender need not wait 3 minutes).
     pub queue_visibility_timeout: Option<u64>,
@@ -121,6 +120,7 @@ struct StackFile<'a> {
     webhook_key_secret_id: &'a str,
     api_base_url: String,
     token_url: String,
+    developer_portal_url: String,
     dynamodb_endpoint: String,
     secretsmanager_endpoint: String,
     /// Where the functions reach DynamoDB when `--dynamodb-faults` is on (control: `/__faults`).
@@ -341,6 +341,7 @@ async fn run(
         fault_injection_file: fault_file.display().to_string(),
         api_base_url: format!("{base_url}/api/v1"),
         token_url: format!("{base_url}/oauth/token"),
+        developer_portal_url: format!("{base_url}/docs"),
         dynamodb_endpoint: ddb_endpoint.clone(),
         secretsmanager_endpoint: sm_endpoint.clone(),
         dynamodb_fault_proxy: ddb_proxy,
@@ -465,12 +466,12 @@ async fn run(
             "FAULT_INJECTION_FILE".to_string(),
             fault_file.display().to_string(),
         );
-        env.extend(opts.function_env.iter().cloned());
         for var in ["RUST_LOG", "PATH", "HOME"] {
             if let Ok(v) = std::env::var(var) {
                 env.insert(var.to_string(), v);
             }
         }
+        env.extend(opts.function_env.iter().cloned());
         let logs = LogSink::open(
             &state_dir.join(format!("logs/{}.log", f.binary)),
             &f.binary,
@@ -550,6 +551,7 @@ async fn run(
         "\n  Local partner API ready: {base_url}\n  \
          Token URL:   {base_url}/oauth/token\n  \
          API base:    {base_url}/api/v1\n  \
+         Portal:      {base_url}/docs (developer_portal_url: guides, reference, code samples)\n  \
          Demo kit:    {} (client_id, client_secret, api_token_key)\n  \
          Logs:        {}/logs/\n  \
          Stop with Ctrl-C{}.\n",

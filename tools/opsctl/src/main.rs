@@ -243,35 +243,65 @@ async fn create_table(ctx: &Ctx, template: &std::path::Path) -> Result<Outcome, 
             ))
         }
     };
-    if let Some(attr) = template::ttl_attribute(template)? {
-        let spec = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
-            .attribute_name(&attr)
-            .enabled(true)
-            .build()
-            .map_err(|e| e.to_string())?;
-        let done = ctx
-            .store
-            .client()
-            .update_time_to_live()
-            .table_name(&table)
-            .time_to_live_specification(spec)
-            .send()
-            .await;
-        if let Err(e) = done {
-            // Already enabled (a table that existed) is fine; anything else is reported.
-            let text = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
-            if !text.contains("already enabled") {
-                return Err(format!("enabling TTL on {attr}: {text}"));
-            }
-        }
-    }
+    let ttl = match template::ttl_attribute(template)? {
+        Some(attribute) => Some(enable_ttl(ctx, &attribute).await?),
+        None => None,
+    };
+    let ttl_text = ttl
+        .as_ref()
+        .map(|a| format!("; TTL on {a}"))
+        .unwrap_or_default();
     Ok(Outcome {
-        json: serde_json::json!({"table": table, "status": status}),
+        json: serde_json::json!({"table": table, "status": status, "ttl_attribute": ttl}),
         text: match status {
-            "created" => format!("table {table} created from {}", template.display()),
-            _ => format!("table {table} already exists"),
+            "created" => format!(
+                "table {table} created from {}{ttl_text}",
+                template.display()
+            ),
+            _ => format!("table {table} already exists{ttl_text}"),
         },
     })
+}
+
+/// Switch TTL on for `attribute` unless it is on already (as the template's
+/// `TimeToLiveSpecification` does for a deployed table).
+async fn enable_ttl(ctx: &Ctx, attribute: &str) -> Result<String, Failure> {
+    use aws_sdk_dynamodb::types::{TimeToLiveSpecification, TimeToLiveStatus};
+    let client = ctx.store.client();
+    let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what} time to live: {e}");
+    let current = client
+        .describe_time_to_live()
+        .table_name(ctx.store.table())
+        .send()
+        .await
+        .map_err(|e| fail("reading", &aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    let on = current.time_to_live_description().is_some_and(|d| {
+        d.attribute_name() == Some(attribute)
+            && matches!(
+                d.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            )
+    });
+    if !on {
+        let spec = TimeToLiveSpecification::builder()
+            .attribute_name(attribute)
+            .enabled(true)
+            .build()
+            .map_err(|e| fail("building", &e))?;
+        client
+            .update_time_to_live()
+            .table_name(ctx.store.table())
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| {
+                fail(
+                    "enabling",
+                    &aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+                )
+            })?;
+    }
+    Ok(attribute.to_string())
 }
 
 /// Make sure a secret holds a value `valid` accepts; otherwise create it or put `fresh()`.

@@ -20,7 +20,7 @@ struct TableProperties {
     #[serde(default)]
     stream_specification: Option<StreamSpec>,
     #[serde(default)]
-    time_to_live_specification: Option<TtlSpec>,
+    time_to_live_specification: Option<Ttl>,
 }
 
 #[derive(Deserialize)]
@@ -31,18 +31,10 @@ struct StreamSpec {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct TtlSpec {
+struct Ttl {
     attribute_name: String,
+    #[serde(default)]
     enabled: bool,
-}
-
-/// The table's TTL attribute, when the template enables one (applied after creation: a
-/// separate UpdateTimeToLive call, which DynamoDB Local accepts).
-pub fn ttl_attribute(template: &Path) -> Result<Option<String>, String> {
-    Ok(table_properties(template)?
-        .time_to_live_specification
-        .filter(|t| t.enabled)
-        .map(|t| t.attribute_name))
 }
 
 #[derive(Deserialize)]
@@ -96,6 +88,14 @@ fn table_properties(template: &Path) -> Result<TableProperties, String> {
         .cloned()
         .ok_or("the Table resource has no Properties")?;
     serde_yaml::from_value(props).map_err(|e| format!("the Table resource's properties: {e}"))
+}
+
+/// The TTL attribute of the `Table` resource (`TimeToLiveSpecification`), when enabled.
+pub fn ttl_attribute(template: &Path) -> Result<Option<String>, String> {
+    Ok(table_properties(template)?
+        .time_to_live_specification
+        .filter(|t| t.enabled)
+        .map(|t| t.attribute_name))
 }
 
 fn key_schema(k: &[KeyElem]) -> Result<Vec<KeySchemaElement>, String> {
@@ -177,5 +177,11 @@ mod tests {
             assert!(names.contains(&idx), "{idx} missing from the template");
         }
         assert_eq!(p.key_schema[0].attribute_name, shared::store::keys::PK);
+        // Quotes expire through the table's one TTL attribute.
+        assert_eq!(
+            ttl_attribute(&path).unwrap().as_deref(),
+            Some("expires_at"),
+            "TimeToLiveSpecification"
+        );
     }
 }

@@ -64,9 +64,11 @@ struct Kit {
     subscriptions: Vec<String>,
     token_url: String,
     api_base_url: String,
+    developer_portal_url: String,
 }
 
-fn urls(ctx: &Ctx) -> Result<(String, String), Failure> {
+/// The kit's URLs: (api_base_url, token_url, developer_portal_url).
+fn urls(ctx: &Ctx) -> Result<(String, String, String), Failure> {
     let t = &ctx.target;
     let base = t.api_base_url.clone().ok_or(
         "no API base URL: pass --api-base-url (the stack's ApiBaseUrl output + /api/v1), --env or --stack-file",
@@ -76,7 +78,11 @@ fn urls(ctx: &Ctx) -> Result<(String, String), Failure> {
         Some(u) => u.clone(),
         None => format!("{}/oauth/token", base.trim_end_matches("/api/v1")),
     };
-    Ok((base, token))
+    let portal = match &t.developer_portal_url {
+        Some(u) => u.clone(),
+        None => format!("{}/docs", base.trim_end_matches("/api/v1")),
+    };
+    Ok((base, token, portal))
 }
 
 fn new_api_token_key() -> String {
@@ -112,7 +118,7 @@ async fn onboard(
     if name.is_empty() {
         return Err("--name must not be empty".into());
     }
-    let (api_base_url, token_url) = urls(ctx)?;
+    let (api_base_url, token_url, developer_portal_url) = urls(ctx)?;
     let now = now_text();
     let partner_id = format!("ptn_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
     let client_id = new_client_id();
@@ -164,6 +170,7 @@ async fn onboard(
         subscriptions,
         token_url,
         api_base_url,
+        developer_portal_url,
     };
     if let Some(path) = &kit_file {
         write_private(
@@ -172,14 +179,15 @@ async fn onboard(
         )?;
     }
     let mut text = format!(
-        "Partner onboarded: {name}\n  partner_id     {}\n  client_id      {}\n  client_secret  {}   (shown once; stored only as a hash)\n  api_token_key  {}\n  subscriptions  {}\n  token_url      {}\n  api_base_url   {}",
+        "Partner onboarded: {name}\n  partner_id     {}\n  client_id      {}\n  client_secret  {}   (shown once; stored only as a hash)\n  api_token_key  {}\n  subscriptions  {}\n  token_url      {}\n  api_base_url   {}\n  developer_portal_url {}",
         kit.partner_id,
         kit.client_id,
         kit.client_secret,
         kit.api_token_key,
         kit.subscriptions.join(", "),
         kit.token_url,
-        kit.api_base_url
+        kit.api_base_url,
+        kit.developer_portal_url
     );
     if let Some(p) = &kit_file {
         text.push_str(&format!("\n  kit written to {}", p.display()));

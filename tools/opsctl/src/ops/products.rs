@@ -1,9 +1,10 @@
-//! `opsctl product`: create, update, put and list insurance products.
+//! `opsctl product`: create, update, put and list insurance products, and move products of the
+//! former key layout into the catalogue partition (`migrate-keys`).
 
 use clap::Subcommand;
 use serde_json::{json, Value};
 use shared::domain::{PremiumRule, Product, ProductCode};
-use shared::store::{Expect, OperatorWrite};
+use shared::store::{Expect, LegacyMigration, OperatorWrite};
 
 use super::*;
 use crate::Outcome;
@@ -39,6 +40,10 @@ pub enum ProductCommand {
     },
     /// List products.
     List,
+    /// Move products stored under the former keys (`PRODUCT#<code>`, before the catalogue)
+    /// into the catalogue partition, one audited transaction each. Run once after deploying the
+    /// version with the product catalogue; it does nothing when there is nothing to move.
+    MigrateKeys,
 }
 
 /// A product's whole terms, as `product create` and `product put` take them.
@@ -110,6 +115,8 @@ fn build_product(
             premium_rate_bps,
             min_premium,
         },
+        loss_after_days: 7,
+        damage_claim_days: 14,
     })
 }
 
@@ -154,13 +161,17 @@ pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure>
             let old = ctx.store.product(&code).await.map_err(store_err)?.ok_or_else(|| {
                 format!("no product {code}\nnext: `opsctl product list` shows the products; `opsctl product create` makes one")
             })?;
-            let p = build_product(
-                &code,
-                currency.as_deref().unwrap_or(&old.currency),
-                max_item_value.unwrap_or(old.max_item_value),
-                premium_rate_bps.unwrap_or(old.rule.premium_rate_bps),
-                min_premium.unwrap_or(old.rule.min_premium),
-            )?;
+            let p = Product {
+                loss_after_days: old.loss_after_days,
+                damage_claim_days: old.damage_claim_days,
+                ..build_product(
+                    &code,
+                    currency.as_deref().unwrap_or(&old.currency),
+                    max_item_value.unwrap_or(old.max_item_value),
+                    premium_rate_bps.unwrap_or(old.rule.premium_rate_bps),
+                    min_premium.unwrap_or(old.rule.min_premium),
+                )?
+            };
             if p == old {
                 return Ok(Outcome {
                     json: json!({"product": product_json(&p), "changed": false}),
@@ -168,7 +179,7 @@ pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure>
                 });
             }
             ctx.confirm(&format!(
-                "change product {code} for new submissions (within 60 s): {} -> {}",
+                "change product {code} for new submissions, quotes and the catalogue (within 60 s): {} -> {}",
                 product_line(&old),
                 product_line(&p)
             ))?;
@@ -188,7 +199,7 @@ pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure>
             Ok(Outcome {
                 json: json!({"product": product_json(&p), "changed": true}),
                 text: format!(
-                    "updated {}\n(new submissions use it within 60 s; existing policies keep the terms they were sold under)",
+                    "updated {}\n(new submissions, quotes and the catalogue use it within 60 s; existing policies keep the terms they were sold under, and quotes already given keep their premium until their valid_until)",
                     product_line(&p)
                 ),
             })
@@ -227,8 +238,57 @@ pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure>
             ps.sort_by(|a, b| a.product_code.as_str().cmp(b.product_code.as_str()));
             Ok(Outcome {
                 json: json!(ps),
-                text: ps.iter().map(product_line).collect::<Vec<_>>().join("\n"),
+                text: ps
+                    .iter()
+                    .map(|p| format!("{}  updated {}", product_line(p), p.updated_at))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             })
         }
+        ProductCommand::MigrateKeys => migrate_keys(ctx).await,
     }
+}
+
+async fn migrate_keys(ctx: &Ctx) -> Result<Outcome, Failure> {
+    let mut legacy = ctx.store.legacy_products().await.map_err(store_err)?;
+    legacy.sort_by(|a, b| a.product_code.as_str().cmp(b.product_code.as_str()));
+    let (mut moved, mut kept) = (Vec::new(), Vec::new());
+    for p in &legacy {
+        let code = p.product_code.as_str().to_string();
+        let audit = audit_record(
+            ctx,
+            Change {
+                action: "product.migrate-keys",
+                target: format!("product:{code}"),
+                partner_id: None,
+                before: Some(product_json(p)),
+                after: Some(product_json(p)),
+                reason: Some("moved into the catalogue partition".into()),
+            },
+        )
+        .await?;
+        match ctx
+            .store
+            .migrate_legacy_product(p, &now_text(), &audit)
+            .await
+            .map_err(store_err)?
+        {
+            LegacyMigration::Moved => moved.push(code),
+            LegacyMigration::AlreadyInCatalogue => kept.push(code),
+        }
+    }
+    let mut text = match moved.len() {
+        0 => "no product to move: every product is in the catalogue partition".to_string(),
+        _ => format!("moved into the catalogue: {}", moved.join(", ")),
+    };
+    if !kept.is_empty() {
+        text.push_str(&format!(
+            "\nleft under the former key, because the catalogue already has a product with that code (compare, then delete the old item by hand): {}",
+            kept.join(", ")
+        ));
+    }
+    Ok(Outcome {
+        json: json!({"moved": moved, "already_in_catalogue": kept}),
+        text,
+    })
 }
