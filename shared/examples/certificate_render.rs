@@ -34,6 +34,8 @@ fn record() -> DeliveryRecord {
             issued_at: "2026-11-25T06:05:01.000Z".into(),
             cancellation: None,
             cancelled_at: None,
+            loss_after_days: 7,
+            damage_claim_days: 14,
         },
         submission,
         delivery_status: DeliveryStatus::InDelivery,
@@ -41,6 +43,7 @@ fn record() -> DeliveryRecord {
         updated_at: "2026-11-25T06:05:01.000Z".into(),
         version: 1,
         event_ids: vec![],
+        claims: Default::default(),
     }
 }
 

@@ -16,16 +16,24 @@ pub enum Scope {
     Tracking,
     /// Read deliveries, policies and their history; list with filters.
     ControlTower,
+    /// File claims, add documents and notes, withdraw a claim (issue 13).
+    Claims,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Insurance, Scope::Tracking, Scope::ControlTower];
+    pub const ALL: [Scope; 4] = [
+        Scope::Insurance,
+        Scope::Tracking,
+        Scope::ControlTower,
+        Scope::Claims,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Insurance => "insurance",
             Scope::Tracking => "tracking",
             Scope::ControlTower => "control_tower",
+            Scope::Claims => "claims",
         }
     }
 
@@ -88,6 +96,15 @@ impl Principal {
             Ok(())
         } else {
             Err(ApiError::InsufficientScope(scope))
+        }
+    }
+
+    /// Any one of `scopes` (the first is named when none is granted), e.g. claim reads: `claims`
+    /// or `control_tower`.
+    pub fn require_any(&self, scopes: &[Scope]) -> Result<(), ApiError> {
+        match scopes.iter().find(|s| self.scopes.contains(**s)) {
+            Some(_) => Ok(()),
+            None => Err(ApiError::InsufficientScope(scopes[0])),
         }
     }
 }

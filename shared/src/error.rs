@@ -6,7 +6,7 @@
 //! `{"status":"error","message","code","request_id"}`.
 
 use crate::auth::Scope;
-use crate::domain::DeliveryStatus;
+use crate::domain::{ClaimStatus, DeliveryStatus};
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
@@ -45,6 +45,31 @@ pub enum ApiError {
     PolicyCancelled,
     #[error("The delivery cannot be cancelled any more; its current status is {0}.")]
     CancellationNotAllowed(DeliveryStatus),
+    // ---- claims (issue 13) ----
+    /// The delivery is not (or no longer) eligible for a claim of that type; the message says why.
+    #[error("{0}")]
+    ClaimNotEligible(String),
+    #[error("The policy of this delivery is cancelled; it cannot be claimed on.")]
+    ClaimPolicyCancelled,
+    #[error("A claim is already open on this policy: claim_id {0}. File again once it is closed, or add documents and notes to it.")]
+    ClaimExists(String),
+    #[error(
+        "claim_status cannot move from {current} to {requested}; the current status is {current}."
+    )]
+    InvalidClaimTransition {
+        current: ClaimStatus,
+        requested: ClaimStatus,
+    },
+    #[error("The claim no longer accepts {what}: its current status is {current} (they are accepted while it is submitted, in_review or information_requested).")]
+    ClaimLocked {
+        current: ClaimStatus,
+        what: &'static str,
+    },
+    #[error("The claim already has the most {what} it can hold ({max}).")]
+    ClaimLimitReached { what: &'static str, max: usize },
+    /// Cancel on a policy with an open or a paid claim (code `cancellation_not_allowed`).
+    #[error("The policy cannot be cancelled: claim {0} on it is open or was paid.")]
+    CancellationClaimed(String),
     // ---- quotes (issue 16) ----
     /// Not a quote of this partner (another partner's quotes are unknown too), or one whose
     /// record expired (`expires_at`, a day after `valid_until`).
@@ -106,6 +131,13 @@ impl ApiError {
             | InvalidStatusTransition { .. }
             | PolicyCancelled
             | CancellationNotAllowed(_)
+            | ClaimNotEligible(_)
+            | ClaimPolicyCancelled
+            | ClaimExists(_)
+            | InvalidClaimTransition { .. }
+            | ClaimLocked { .. }
+            | ClaimLimitReached { .. }
+            | CancellationClaimed(_)
             | QuoteExpired { .. } => 409,
             PayloadTooLarge(_) => 413,
             UnsupportedMediaType => 415,
@@ -132,7 +164,13 @@ impl ApiError {
             DuplicateTrackingNumber(_) => "duplicate_tracking_number",
             InvalidStatusTransition { .. } => "invalid_status_transition",
             PolicyCancelled => "policy_cancelled",
-            CancellationNotAllowed(_) => "cancellation_not_allowed",
+            CancellationNotAllowed(_) | CancellationClaimed(_) => "cancellation_not_allowed",
+            ClaimNotEligible(_) => "claim_not_eligible",
+            ClaimPolicyCancelled => "policy_cancelled",
+            ClaimExists(_) => "claim_exists",
+            InvalidClaimTransition { .. } => "invalid_claim_transition",
+            ClaimLocked { .. } => "claim_locked",
+            ClaimLimitReached { .. } => "claim_limit_reached",
             UnknownQuote(_) => "unknown_quote",
             QuoteMismatch { .. } => "quote_mismatch",
             QuoteExpired { .. } => "quote_expired",

@@ -128,6 +128,17 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Every query string parameter (first value of each), for the list routes.
+pub fn query_params(req: &Request) -> std::collections::HashMap<String, String> {
+    req.query_string_parameters_ref()
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.path_parameters_ref()
         .and_then(|q| q.first(name))
@@ -211,17 +222,18 @@ pub fn finish_with(
     let dynamodb_read_units = crate::metrics::dynamodb_read_units();
     let dynamodb_write_units = crate::metrics::dynamodb_write_units();
     let secretsmanager_round_trips = crate::metrics::secretsmanager_round_trips();
+    let s3_round_trips = crate::metrics::s3_round_trips();
     match result {
         Ok((status, body)) => {
-            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "request");
+            tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, s3_round_trips, "request");
             render(status, body)
         }
         Err(err) => {
             let status = err.status();
             if status >= 500 {
-                tracing::error!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), detail = %err.log_detail(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "request failed");
+                tracing::error!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), detail = %err.log_detail(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, s3_round_trips, "request failed");
             } else {
-                tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, "request rejected");
+                tracing::info!(request_id = %meta.request_id, route = %meta.route(), partner_id, status, code = err.code(), latency_ms, dynamodb_ms, dynamodb_round_trips, dynamodb_read_units, dynamodb_write_units, secretsmanager_round_trips, s3_round_trips, "request rejected");
             }
             error_response(&err, &meta.request_id)
         }

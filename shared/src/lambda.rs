@@ -101,6 +101,21 @@ impl Runtime {
         let app: &'static App = Box::leak(Box::new(App::new(self.store, links)));
         (app, Box::leak(Box::new(self.config)))
     }
+
+    /// `into_app` with the claims bucket (`CLAIMS_BUCKET`), for the claims function.
+    pub async fn into_claims_app(self) -> Result<(&'static App, &'static Config), String> {
+        let bucket = std::env::var(crate::documents::BUCKET_ENV).map_err(|_| {
+            format!(
+                "environment variable {} is not set",
+                crate::documents::BUCKET_ENV
+            )
+        })?;
+        let s3 = crate::documents::s3_client(&sdk_config().await, true);
+        let links = self.link_keys();
+        let app = App::new(self.store, links)
+            .with_documents(crate::documents::Documents::new(s3, bucket));
+        Ok((Box::leak(Box::new(app)), Box::leak(Box::new(self.config))))
+    }
 }
 
 /// Serve one `/api/v1` request: establish the caller, check the route's scope before reading the
@@ -115,7 +130,27 @@ where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    Ok(serve(REQUEST_DEADLINE, req, scope_of, handler, None).await)
+    Ok(serve(REQUEST_DEADLINE, req, one(scope_of), handler, None).await)
+}
+
+/// A route's single scope as the list `serve` takes.
+fn one(scope_of: fn(&str) -> Option<Scope>) -> impl Fn(&str) -> Option<Vec<Scope>> {
+    move |r| scope_of(r).map(|s| vec![s])
+}
+
+/// `api_request` for routes that any one of several scopes opens (claim reads: `claims` or
+/// `control_tower`); the first scope is the one a refusal names.
+pub async fn api_request_any<F, Fut>(
+    req: Request,
+    scopes_of: fn(&str) -> Option<&'static [Scope]>,
+    handler: F,
+) -> Result<Response<Body>, std::convert::Infallible>
+where
+    F: FnOnce(RequestMeta, Principal, Request) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let scopes = move |r: &str| scopes_of(r).map(<[Scope]>::to_vec);
+    Ok(serve(REQUEST_DEADLINE, req, scopes, handler, None).await)
 }
 
 /// How a handler's success becomes a response when it is not the default JSON (a list as CSV).
@@ -132,7 +167,7 @@ where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    Ok(serve(REQUEST_DEADLINE, req, scope_of, handler, Some(render)).await)
+    Ok(serve(REQUEST_DEADLINE, req, one(scope_of), handler, Some(render)).await)
 }
 
 /// How long an `/api/v1` request may run before it is answered 503 with `Retry-After`. Each SDK
@@ -147,7 +182,7 @@ pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs
 async fn serve<F, Fut>(
     deadline: std::time::Duration,
     req: Request,
-    scope_of: fn(&str) -> Option<Scope>,
+    scope_of: impl Fn(&str) -> Option<Vec<Scope>>,
     handler: F,
     render: Option<Render>,
 ) -> Response<Body>
@@ -164,7 +199,7 @@ where
     let route = meta.route();
     let result = match scope_of(&route) {
         None => Err(ApiError::NotFound(format!("No route for {route}."))),
-        Some(scope) => match principal.require(scope) {
+        Some(scopes) => match principal.require_any(&scopes) {
             Err(e) => Err(e),
             Ok(()) => tokio::time::timeout(deadline, handler(meta.clone(), principal, req))
                 .await
@@ -195,8 +230,8 @@ mod tests {
             .expect("a REST proxy event")
     }
 
-    fn control_tower(_: &str) -> Option<Scope> {
-        Some(Scope::ControlTower)
+    fn control_tower(_: &str) -> Option<Vec<Scope>> {
+        Some(vec![Scope::ControlTower])
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod certificate;
 pub mod config;
 pub mod csv_export;
+pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod faults;

@@ -26,6 +26,7 @@ use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 static DYNAMODB_ROUND_TRIPS: AtomicU32 = AtomicU32::new(0);
 static SECRETSMANAGER_ROUND_TRIPS: AtomicU32 = AtomicU32::new(0);
+static S3_ROUND_TRIPS: AtomicU32 = AtomicU32::new(0);
 /// Capacity units in thousandths (DynamoDB reports multiples of 0.5).
 static READ_MILLIUNITS: AtomicU64 = AtomicU64::new(0);
 static WRITE_MILLIUNITS: AtomicU64 = AtomicU64::new(0);
@@ -46,6 +47,8 @@ impl Storable for SentAt {
 pub enum Service {
     DynamoDb,
     SecretsManager,
+    /// The claims bucket (issue 13): counted as `s3_round_trips`.
+    S3,
 }
 
 /// Counts every HTTP attempt of the client it is installed on; on a DynamoDB client it also asks
@@ -133,6 +136,9 @@ impl Intercept for CountRoundTrips {
             Service::SecretsManager => {
                 SECRETSMANAGER_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
             }
+            Service::S3 => {
+                S3_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+            }
         };
         Ok(())
     }
@@ -183,6 +189,7 @@ impl Intercept for CountRoundTrips {
 pub fn reset() {
     DYNAMODB_ROUND_TRIPS.store(0, Ordering::Relaxed);
     SECRETSMANAGER_ROUND_TRIPS.store(0, Ordering::Relaxed);
+    S3_ROUND_TRIPS.store(0, Ordering::Relaxed);
     READ_MILLIUNITS.store(0, Ordering::Relaxed);
     WRITE_MILLIUNITS.store(0, Ordering::Relaxed);
     DYNAMODB_MICROS.store(0, Ordering::Relaxed);
@@ -196,6 +203,11 @@ pub fn dynamodb_round_trips() -> u32 {
 /// Secrets Manager round trips since the last `reset`.
 pub fn secretsmanager_round_trips() -> u32 {
     SECRETSMANAGER_ROUND_TRIPS.load(Ordering::Relaxed)
+}
+
+/// S3 round trips since the last `reset`.
+pub fn s3_round_trips() -> u32 {
+    S3_ROUND_TRIPS.load(Ordering::Relaxed)
 }
 
 /// DynamoDB read capacity units (on demand: read request units) since the last `reset`.

@@ -20,6 +20,11 @@ printed by `opsctl partner onboard --json`) from the file named by FUZZ_KIT.
 - Signatures: every write body that has a `signature` gets the right one, as the contract
   defines it: lowercase_hex(MD5(api_token_key + tracking_number + premium_amount)), with the
   body's premium_amount (Submit) or 15000, the premium of the real deliveries (tracking, cancel).
+- Claims (issue 13): a third delivery (FUZZ-CLAIM-<run>) is tracked to `fail` and claimed on
+  (claimed_amount 1500000). About half of the generated claim ids are replaced by that claim's,
+  and half of the filings by that delivery's tracking number and policy id; claim writes are
+  signed as the contract says: MD5(api_token_key + tracking_number + claimed_amount), with the
+  body's values (filing) or the seeded claim's (documents, notes, withdraw).
 - Statistics: the status codes answered per operation are written to
   target/fuzz/statistics.json (FUZZ_STATS) at the end of the run.
 """
@@ -120,6 +125,43 @@ def _seed():
 
 KNOWN = _seed()
 KNOWN_ITEMS = sorted(KNOWN.items())
+CLAIM_AMOUNT = 1500000
+
+
+def _seed_claim():
+    """A failed delivery and a claim on it; returns (tracking_number, policy_id, claim_id)."""
+    token = _token()
+    auth = {"Authorization": f"Bearer {token}"}
+    tn = f"FUZZ-CLAIM-{int(time.time() * 1000)}"
+    body = {
+        "tracking_number": tn, "product_code": "ahasme", "customer_name": "Cong ty ABC",
+        "customer_phone": "+84 901 234 567", "pickup_address": "1 Le Loi", "drop_up_address": "2 Trang Tien",
+        "type_of_goods": "electronics", "cod_amount": 0, "item_value": 3000000, "premium_amount": PREMIUM,
+        "order_created_time": "2022-04-06T06:05:00.528Z", "goods_description": "Mobile phone",
+        "good_quantity": 1, "signature": _signature(tn, PREMIUM),
+    }
+    status, reply = _call("POST", f"{API}/sme-deliveries", body, auth)
+    if status != 201:
+        raise RuntimeError(f"seeding {tn}: {status} {reply}")
+    policy_id = reply["policy_id"]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    track = {"tracking_number": tn, "delivery_status": "fail",
+             "tracking_detail": [{"tracking_time": now, "tracking_status": "fail"}],
+             "signature": _signature(tn, PREMIUM)}
+    status, reply = _call("POST", f"{API}/tracking-details", track, auth)
+    if status != 200:
+        raise RuntimeError(f"seeding the failure of {tn}: {status} {reply}")
+    claim = {"tracking_number": tn, "policy_id": policy_id, "claim_type": "loss",
+             "claimed_amount": CLAIM_AMOUNT, "incident_time": now, "description": "Lost",
+             "claimant_name": "Shop", "claimant_phone": "0901234567",
+             "signature": _signature(tn, CLAIM_AMOUNT)}
+    status, reply = _call("POST", f"{API}/claims", claim, auth)
+    if status != 201:
+        raise RuntimeError(f"seeding a claim on {tn}: {status} {reply}")
+    return tn, policy_id, reply["claim_id"]
+
+
+CLAIM_TN, CLAIM_POLICY, CLAIM_ID = _seed_claim()
 
 
 def _seed_webhooks():
@@ -217,10 +259,23 @@ def before_call(context, case, kwargs):
             params["endpoint_id"] = WEBHOOK_ENDPOINT
         if real and "event_id" in params and EVENT_IDS:
             params["event_id"] = EVENT_IDS[zlib.crc32(key.encode()) % len(EVENT_IDS)]
+        if "claim_id" in params and zlib.crc32(key.encode("utf-8", "surrogatepass")) % 2 == 1:
+            params["claim_id"] = CLAIM_ID
         if real and "product_code" in params:
             params["product_code"] = "ahasme"
     body = case.body
     if not isinstance(body, dict) or "signature" not in body:
+        return
+    if path.startswith("/api/v1/claims"):
+        if path == "/api/v1/claims":
+            if zlib.crc32(json.dumps(body, sort_keys=True, default=str).encode("utf-8", "surrogatepass")) % 2:
+                body["tracking_number"] = CLAIM_TN
+                body["policy_id"] = CLAIM_POLICY
+            tn, amount = body.get("tracking_number"), body.get("claimed_amount")
+        else:
+            tn, amount = CLAIM_TN, CLAIM_AMOUNT
+        if isinstance(tn, str) and isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0:
+            body["signature"] = _signature(tn, amount)
         return
     if path in ("/api/v1/tracking-details", "/api/v1/sme-deliveries/cancel"):
         real = _pick(json.dumps(body, sort_keys=True, default=str), FOR_OPERATION[path])

@@ -2,6 +2,7 @@
 //! over HTTP exactly as a partner would (see `tests/tests/api/`).
 
 pub mod catalogue;
+pub mod claims;
 pub mod http;
 pub mod jwt;
 pub mod partner;

@@ -66,12 +66,13 @@ pub struct Cli {
     arm64_note: Option<String>,
 }
 
-pub const FUNCTIONS: [&str; 6] = [
+pub const FUNCTIONS: [&str; 7] = [
     "token",
     "authorizer",
     "deliveries",
     "tracking",
     "control-tower",
+    "claims",
     "products",
 ];
 
@@ -92,6 +93,8 @@ fn function_env(stack: &Value) -> BTreeMap<String, String> {
             "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             s("secretsmanager_endpoint"),
         ),
+        ("AWS_ENDPOINT_URL_S3", s("s3_endpoint")),
+        ("CLAIMS_BUCKET", s("claims_bucket")),
         ("AWS_REGION", s("region")),
         ("AWS_DEFAULT_REGION", s("region")),
         ("AWS_ACCESS_KEY_ID", "local".into()),
@@ -247,6 +250,8 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     ok_or(&partner.get(&token, &sample_tn).await, "get delivery")?;
     ok_or(&partner.list(&token).await, "list")?;
     ok_or(&partner.policy(&token, &sample_policy).await, "get policy")?;
+    // The claims function too (its container reads the link key on its first list).
+    ok_or(&partner.list_claims(&token).await, "list claims")?;
     let warm_tn = format!("BENCH-{run_id}-WARM");
     let c = partner.submit(&token, &warm_tn).await;
     ok_or(&c, "submit")?;
@@ -385,6 +390,101 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     results.endpoints.push(phase.finish(
         &format!(
             "GET /sme-deliveries (list, {} items)",
+            shared::service::DEFAULT_LIST_LIMIT
+        ),
+        "1 Query (index)",
+        f,
+        (1, 1, 0),
+    ));
+
+    // ---- claims (issue 13): n failed deliveries, one claim each ----------------------------------
+    step(&format!(
+        "claims: {n} failed deliveries, then file, document, note, read, list"
+    ));
+    let mut failed = Vec::new();
+    for i in 0..n {
+        let tn = format!("BENCH-{run_id}-C{i}");
+        let c = partner.submit(&token, &tn).await;
+        ok_or(&c, "submit (claims)")?;
+        let policy = c.body["policy_id"].as_str().unwrap_or_default().to_string();
+        ok_or(
+            &partner.track(&token, &tn, "fail").await,
+            "tracking to fail",
+        )?;
+        failed.push((tn, policy));
+    }
+    let mut phase = Phase::new(stack, "claims");
+    let mut claims = Vec::new();
+    for (tn, policy) in &failed {
+        let c = partner.file_claim(&token, tn, policy).await;
+        if c.ok() {
+            claims.push((
+                tn.clone(),
+                c.body["claim_id"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+        phase.call(c);
+    }
+    // Floors: the same operations on the delivery's copies (GetItem + a two-item transaction; GetItem + a write).
+    let mut f = Vec::new();
+    for _ in 0..n {
+        f.push(floor.tracking().await?);
+    }
+    results.endpoints.push(phase.finish(
+        "POST /claims (file)",
+        "GetItem + TransactWriteItems",
+        f,
+        (2, 1, 1),
+    ));
+    let mut write_floor = Vec::new();
+    for _ in 0..n {
+        write_floor.push(floor.cancel().await?);
+    }
+    let mut phase = Phase::new(stack, "claims");
+    for (tn, id) in &claims {
+        phase.call(partner.add_document(&token, id, tn).await);
+    }
+    results.endpoints.push(phase.finish(
+        "POST /claims/{id}/documents (presigned upload)",
+        "GetItem + UpdateItem",
+        write_floor.clone(),
+        (2, 1, 1),
+    ));
+    let mut phase = Phase::new(stack, "claims");
+    for (tn, id) in &claims {
+        phase.call(partner.add_note(&token, id, tn).await);
+    }
+    results.endpoints.push(phase.finish(
+        "POST /claims/{id}/notes",
+        "GetItem + UpdateItem",
+        write_floor,
+        (2, 1, 1),
+    ));
+    let mut phase = Phase::new(stack, "claims");
+    for (_, id) in &claims {
+        phase.call(partner.get_claim(&token, id).await);
+    }
+    let mut f = Vec::new();
+    for _ in 0..n {
+        f.push(floor.token().await?);
+    }
+    results.endpoints.push(phase.finish(
+        "GET /claims/{id} (1 document; + 1 S3 ListObjectsV2)",
+        "1 GetItem",
+        f,
+        (1, 1, 0),
+    ));
+    let mut phase = Phase::new(stack, "claims");
+    for _ in 0..n {
+        phase.call(partner.list_claims(&token).await);
+    }
+    let mut f = Vec::new();
+    for _ in 0..n {
+        f.push(floor.list(shared::service::DEFAULT_LIST_LIMIT).await?);
+    }
+    results.endpoints.push(phase.finish(
+        &format!(
+            "GET /claims (list, {} items)",
             shared::service::DEFAULT_LIST_LIMIT
         ),
         "1 Query (index)",

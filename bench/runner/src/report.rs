@@ -111,7 +111,12 @@ impl Prices {
     /// DynamoDB on-demand (prices since 2024-11-01).
     pub const DDB_PER_M_WRU: f64 = 0.625;
     pub const DDB_PER_M_RRU: f64 = 0.125;
+    /// S3 Standard PUT, COPY, POST, LIST requests: $0.005 per 1,000.
+    pub const S3_PER_M_PUT_LIST: f64 = 5.00;
 }
+
+/// Claims per delivery lifecycle in the cost (issue 13: a 2 % claim rate).
+pub const CLAIM_RATE: f64 = 0.02;
 
 /// Memory size per binary from the template (Globals, overridden per function).
 pub fn memory_sizes(template: &Path) -> BTreeMap<String, u64> {
@@ -520,7 +525,10 @@ pub fn render(r: &Results) -> String {
     }
 
     // cost
-    let _ = writeln!(o, "\n## Cost per one million delivery lifecycles\n");
+    let _ = writeln!(
+        o,
+        "\n## Cost per one million delivery lifecycles (claims on 2 % of them)\n"
+    );
     o.push_str(&cost(r));
 
     if let Some(w) = &r.webhooks {
@@ -547,7 +555,14 @@ fn cost(r: &Results) -> String {
         ("GET /sme-deliveries/{tn}", 1.0),
         ("POST /oauth/token", token_share),
         ("authorizer", token_share),
+        // A claim on 2 % of deliveries: filed, one document, one note, read twice.
+        ("POST /claims (file)", CLAIM_RATE),
+        ("POST /claims/{id}/documents", CLAIM_RATE),
+        ("POST /claims/{id}/notes", CLAIM_RATE),
+        ("GET /claims/{id}", 2.0 * CLAIM_RATE),
     ];
+    // S3 per claim: the document's PUT (by the partner, pre-signed) and a ListObjectsV2 per read.
+    let s3_requests = CLAIM_RATE * (1.0 + 2.0);
     let mut api_requests = 0.0;
     let mut invocations = 0.0;
     let mut gb_s = 0.0;
@@ -557,8 +572,12 @@ fn cost(r: &Results) -> String {
         o,
         "A lifecycle: submit, 5 tracking updates, 1 get delivery, and one token per 100 calls \
          (0.07 token calls; the gateway caches each token's authorization for its TTL, so one \
-         authorizer invocation per token). Billed duration: each measured invocation rounded up to \
-         1 ms, at the template's memory size; request units as DynamoDB Local reported them.\n"
+         authorizer invocation per token); and on 2 % of deliveries a claim: filed, one document \
+         (its pre-signed PUT to S3), one note, read twice (each read lists the claim's objects in \
+         S3). The operators' three moves per claim (review, approve, pay: one transaction each with \
+         the audit entry, run by opsctl, no API request) are left out. Billed duration: each \
+         measured invocation rounded up to 1 ms, at the template's memory size; request units as \
+         DynamoDB Local reported them.\n"
     );
     let _ = writeln!(
         o,
@@ -607,6 +626,11 @@ fn cost(r: &Results) -> String {
         ),
         ("DynamoDB RRU", rru * m, rru * Prices::DDB_PER_M_RRU),
         ("DynamoDB WRU", wru * m, wru * Prices::DDB_PER_M_WRU),
+        (
+            "S3 PUT + LIST requests (claims)",
+            s3_requests * m,
+            s3_requests * Prices::S3_PER_M_PUT_LIST,
+        ),
     ];
     let total: f64 = lines.iter().map(|l| l.2).sum();
     let _ = writeln!(o, "\n| item | quantity per 1M lifecycles | USD |");
@@ -620,7 +644,8 @@ fn cost(r: &Results) -> String {
         "\nPrices: US East (N. Virginia) on-demand, published by AWS, looked up {}: Lambda arm64 \
          ${}/GB-s (first 7.5 billion GB-s a month) and ${:.2} per million requests; API Gateway REST \
          ${:.2} per million requests (first 333 million a month); DynamoDB on-demand ${} per million \
-         WRU and ${} per million RRU (in effect since 2024-11-01). Free tiers, data transfer, \
+         WRU and ${} per million RRU (in effect since 2024-11-01); S3 Standard ${:.2} per million PUT \
+         and LIST requests. Free tiers, data transfer, \
          CloudWatch Logs and storage are left out. Durations are this machine's x86_64 ones; a \
          256 MB arm64 Lambda has a fraction of a vCPU, so real durations, and the GB-s line, will be \
          higher.",
@@ -629,7 +654,8 @@ fn cost(r: &Results) -> String {
         Prices::LAMBDA_PER_M_REQUESTS,
         Prices::APIGW_REST_PER_M,
         Prices::DDB_PER_M_WRU,
-        Prices::DDB_PER_M_RRU
+        Prices::DDB_PER_M_RRU,
+        Prices::S3_PER_M_PUT_LIST
     );
     o
 }

@@ -203,6 +203,8 @@ impl Call {
 }
 
 pub const PREMIUM: u64 = 15000;
+/// What the bench's claims ask for (of an item value of 3,000,000).
+pub const CLAIMED: u64 = 1_500_000;
 
 pub fn now_iso() -> String {
     let fmt = time::macros::format_description!(
@@ -385,6 +387,73 @@ impl Partner {
         self.send(
             self.http
                 .get(format!("{}/sme-deliveries", self.api))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    // ---- claims (issue 13) ----
+
+    /// The claim signature: md5(api_token_key + tracking_number + claimed_amount).
+    pub fn claim_signature(&self, tn: &str) -> String {
+        hex::encode(Md5::digest(format!("{}{tn}{CLAIMED}", self.key).as_bytes()))
+    }
+
+    pub async fn file_claim(&self, token: &str, tn: &str, policy_id: &str) -> Call {
+        let body = json!({
+            "tracking_number": tn, "policy_id": policy_id, "claim_type": "loss",
+            "claimed_amount": CLAIMED, "incident_time": now_iso(),
+            "description": "Lost after a failed delivery", "claimant_name": "Cong ty ABC",
+            "claimant_phone": "+84 901 234 567", "signature": self.claim_signature(tn),
+        });
+        self.send(
+            self.http
+                .post(format!("{}/claims", self.api))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn add_document(&self, token: &str, claim_id: &str, tn: &str) -> Call {
+        let body = json!({
+            "file_name": "parcel.jpg", "content_type": "image/jpeg", "size_bytes": 2048,
+            "document_type": "photo", "signature": self.claim_signature(tn),
+        });
+        self.send(
+            self.http
+                .post(format!("{}/claims/{claim_id}/documents", self.api))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn add_note(&self, token: &str, claim_id: &str, tn: &str) -> Call {
+        let body =
+            json!({"message": "The invoice is attached.", "signature": self.claim_signature(tn)});
+        self.send(
+            self.http
+                .post(format!("{}/claims/{claim_id}/notes", self.api))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn get_claim(&self, token: &str, claim_id: &str) -> Call {
+        self.send(
+            self.http
+                .get(format!("{}/claims/{claim_id}", self.api))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    pub async fn list_claims(&self, token: &str) -> Call {
+        self.send(
+            self.http
+                .get(format!("{}/claims", self.api))
                 .bearer_auth(token),
         )
         .await

@@ -101,6 +101,8 @@ pub struct Certificate {
     pub url: String,
     /// When this copy was produced ("status as of").
     pub checked_at: String,
+    /// Claims on the policy (issue 13): whether one is open, and what was paid.
+    pub claim: Option<String>,
 }
 
 impl Certificate {
@@ -132,6 +134,7 @@ impl Certificate {
             status_updated_at: rec.updated_at.clone(),
             url: url.to_string(),
             checked_at: time_fmt::format(checked_at),
+            claim: claim_line(rec),
         }
     }
 
@@ -170,6 +173,9 @@ impl Certificate {
             ("Order created", format_time(&self.order_created_at)),
             ("Issued", format_time(&self.issued_at)),
         ]);
+        if let Some(claim) = &self.claim {
+            rows.push(("Claim", claim.clone()));
+        }
         match (&self.coverage, &self.cancelled_at) {
             (Coverage::Cancelled, Some(at)) => rows.push(("Cancelled", format_time(at))),
             (Coverage::Delivered | Coverage::Returned, _) => {
@@ -304,6 +310,31 @@ footer {{ margin-top: 1.5rem; font-size: .8rem; color: #4b5563; overflow-wrap: a
             verification = esc(&self.verification()),
         )
     }
+}
+
+/// What the certificate says of claims: an open claim (and its status), and what claims on the
+/// policy were paid; `None` when the policy was never claimed on (or only withdrawn/rejected).
+pub fn claim_line(rec: &DeliveryRecord) -> Option<String> {
+    let c = &rec.claims;
+    let mut parts = Vec::new();
+    if let Some(open) = c
+        .open_claim
+        .as_ref()
+        .and_then(|o| c.claims.get(&o.claim_id))
+    {
+        parts.push(format!(
+            "Claim open ({}), filed {}",
+            open.claim_status.as_str().replace('_', " "),
+            format_time(&open.created_at)
+        ));
+    }
+    if c.claims_paid_total > 0 {
+        parts.push(format!(
+            "Claim paid: {}",
+            format_money(c.claims_paid_total, &rec.policy.currency)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// The page served for every link that does not lead to a certificate, whatever the reason.
@@ -443,6 +474,8 @@ pub(crate) mod tests {
                 cancellation: None,
                 cancelled_at: (policy == PolicyStatus::Cancelled)
                     .then(|| "2026-11-25T08:00:00.000Z".into()),
+                loss_after_days: 7,
+                damage_claim_days: 14,
             },
             submission,
             delivery_status: delivery,
@@ -450,6 +483,7 @@ pub(crate) mod tests {
             updated_at: "2026-11-26T09:30:00.000Z".into(),
             version: 3,
             event_ids: vec![],
+            claims: Default::default(),
         }
     }
 
@@ -570,6 +604,48 @@ pub(crate) mod tests {
         assert_ne!(a.etag("html"), cancelled.etag("html"));
         assert!(a.etag("html").starts_with("W/\""));
         assert_eq!(a.pdf_file_name(), "certificate-pol_01abc.pdf");
+    }
+
+    #[test]
+    fn an_open_or_paid_claim_is_shown() {
+        use crate::domain::{ClaimStatus, ClaimType};
+        use crate::store::{ClaimSummary, OpenClaim};
+        let mut rec = record(PolicyStatus::Active, DeliveryStatus::Fail);
+        assert_eq!(claim_line(&rec), None);
+        let summary = |status| ClaimSummary {
+            claim_id: "clm_1".into(),
+            claim_type: ClaimType::Loss,
+            claim_status: status,
+            claimed_amount: 1_000_000,
+            approved_amount: None,
+            paid_amount: None,
+            created_at: "2026-11-26T10:00:00.000Z".into(),
+        };
+        rec.claims
+            .claims
+            .insert("clm_1".into(), summary(ClaimStatus::InReview));
+        rec.claims.open_claim = Some(OpenClaim {
+            claim_id: "clm_1".into(),
+            fingerprint: "f".into(),
+        });
+        let open = claim_line(&rec).unwrap();
+        assert!(open.contains("Claim open (in review)"), "{open}");
+        rec.claims.open_claim = None;
+        rec.claims
+            .claims
+            .insert("clm_1".into(), summary(ClaimStatus::Paid));
+        rec.claims.claims_paid_total = 900_000;
+        let c = Certificate::new(
+            &rec,
+            "P",
+            "https://x/certificates/t",
+            time::macros::datetime!(2026-11-27 10:00 UTC),
+        );
+        assert!(c.html().contains("Claim paid: 900,000 VND"));
+        assert_ne!(
+            c.etag("html"),
+            cert(PolicyStatus::Active, DeliveryStatus::Fail).etag("html")
+        );
     }
 
     #[test]

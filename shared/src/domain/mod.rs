@@ -1,6 +1,7 @@
 //! The domain: types that can only hold valid values, and the rules of the contract.
 
 mod cancel;
+pub mod claim;
 mod product;
 mod quote;
 mod status;
@@ -9,6 +10,7 @@ mod tracking;
 mod tracking_number;
 
 pub use cancel::{CancelRequest, Cancellation};
+pub use claim::{ClaimStatus, ClaimTerms, ClaimType};
 pub use product::{PremiumRule, Product, ProductCode};
 pub use quote::{Quote, QuoteId, QuoteRequest, QUOTE_RECORD_RETENTION};
 pub use status::{DeliveryStatus, PolicyStatus};

@@ -88,18 +88,7 @@ impl App {
         self.caller(p).await?;
         let shape = query_shape(&q);
         let key = self.links.get().await?;
-        let start = match params.get("cursor").filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => {
-                let payload = key
-                    .open_cursor(&p.partner_id, &shape, c)
-                    .ok_or(ApiError::InvalidCursor)?;
-                Some(
-                    serde_json::from_str::<HashMap<String, String>>(&payload)
-                        .map_err(|_| ApiError::InvalidCursor)?,
-                )
-            }
-        };
+        let start = super::open_list_cursor(&key, &p.partner_id, &shape, params)?;
         let (items, next) = self.store.list_deliveries(&p.partner_id, &q, start).await?;
         let mut out = Vec::with_capacity(items.len());
         for rec in &items {
@@ -109,13 +98,7 @@ impl App {
             );
             out.push(delivery_json(rec, None, &url));
         }
-        let next_cursor = next.map(|k| {
-            key.seal_cursor(
-                &p.partner_id,
-                &shape,
-                &serde_json::to_string(&k).expect("map serialises"),
-            )
-        });
+        let next_cursor = super::seal_list_cursor(&key, &p.partner_id, &shape, next);
         Ok((200, json!({"items": out, "next_cursor": next_cursor})))
     }
 }
@@ -151,6 +134,8 @@ pub fn delivery_json(
     if let Some(h) = history {
         o.insert("tracking_history".into(), json!(h));
     }
+    // Claims on this policy (issue 13): id, type, status and amounts of each.
+    o.insert("claims".into(), super::claims_summary_json(rec));
     v
 }
 
@@ -170,6 +155,21 @@ fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiEr
             })
         })
         .transpose()?;
+    let (created_from, created_to, limit) = parse_common_list_params(params)?;
+    Ok(ListQuery {
+        delivery_status,
+        policy_status,
+        created_from,
+        created_to,
+        limit,
+    })
+}
+
+/// `created_from`, `created_to` (RFC 3339, as sortable text) and `limit`, as every list takes them.
+pub(super) fn parse_common_list_params(
+    params: &HashMap<String, String>,
+) -> Result<(Option<String>, Option<String>, i32), ApiError> {
+    let get = |k: &str| params.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
     let time = |k: &str| {
         get(k)
             .map(|s| {
@@ -205,13 +205,7 @@ fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiEr
                 )
             })?,
     };
-    Ok(ListQuery {
-        delivery_status,
-        policy_status,
-        created_from,
-        created_to,
-        limit,
-    })
+    Ok((created_from, created_to, limit))
 }
 
 /// What a cursor is bound to besides the partner: the filters (not the page size).
@@ -226,10 +220,10 @@ fn query_shape(q: &ListQuery) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pub(in crate::service) fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

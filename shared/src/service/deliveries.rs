@@ -74,6 +74,8 @@ impl App {
                 issued_at: now.clone(),
                 cancellation: None,
                 cancelled_at: None,
+                loss_after_days: terms.loss_after_days,
+                damage_claim_days: terms.damage_claim_days,
             },
             submission,
             delivery_status: DeliveryStatus::Created,
@@ -81,6 +83,7 @@ impl App {
             updated_at: now,
             version: 1,
             event_ids: vec![],
+            claims: Default::default(),
         };
         // Make sure the certificate link can be produced before anything is written.
         let url = self
@@ -109,6 +112,8 @@ impl App {
             currency: product.currency.clone(),
             rule: product.rule,
             max_item_value: product.max_item_value,
+            loss_after_days: product.loss_after_days,
+            damage_claim_days: product.damage_claim_days,
         })
     }
 
@@ -132,6 +137,8 @@ impl App {
             currency: quote.currency,
             rule: quote.rule,
             max_item_value: quote.max_item_value,
+            loss_after_days: quote.loss_after_days,
+            damage_claim_days: quote.damage_claim_days,
         })
     }
 
@@ -186,6 +193,23 @@ impl App {
             if !current.delivery_status.allows_cancellation() {
                 return Err(ApiError::CancellationNotAllowed(current.delivery_status));
             }
+            // A policy claimed on (a claim open, or one paid) stays: issue 13.
+            let claimed = current
+                .claims
+                .open_claim
+                .as_ref()
+                .map(|o| o.claim_id.clone())
+                .or_else(|| {
+                    current
+                        .claims
+                        .claims
+                        .values()
+                        .find(|c| c.paid_amount.is_some())
+                        .map(|c| c.claim_id.clone())
+                });
+            if let Some(claim_id) = claimed {
+                return Err(ApiError::CancellationClaimed(claim_id));
+            }
             let now = time_fmt::format(time_fmt::now());
             match self
                 .store
@@ -212,6 +236,9 @@ struct Terms {
     currency: String,
     rule: PremiumRule,
     max_item_value: u64,
+    /// The claim terms the policy keeps (issue 13).
+    loss_after_days: u32,
+    damage_claim_days: u32,
 }
 
 pub fn cancel_reply(rec: &DeliveryRecord, c: &crate::domain::Cancellation, message: &str) -> Reply {

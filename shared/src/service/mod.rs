@@ -8,10 +8,13 @@
 //! submit 1 write (a retry: the same failed write returns the existing item);
 //! tracking 1 read + 1 write; cancel 1 read + 1 write; get delivery 1 query;
 //! get policy 2 queries (index, then the delivery); list 1 query.
+//! Claims (`claims`): file 1 read + 1 write (a transaction); document, note, withdraw 1 read +
+//! 1 write; get claim 1 read (+ 1 S3 ListObjectsV2 when it has documents); list 1 query.
 //! Catalogue and quotes (`products`): list products 0 (cached) or 1 query; get product 0 (cached)
 //! or 1 read; quote 1 write (+ 1 read when its product is not cached); submit with `quote_id`
 //! 1 read (the quote) + 1 write.
 
+mod claims;
 mod control_tower;
 mod deliveries;
 pub mod events;
@@ -20,6 +23,7 @@ pub mod sender;
 mod tracking;
 mod webhooks;
 
+pub use claims::{claim_json, claim_list_item_json, claims_summary_json};
 pub use control_tower::{delivery_json, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 pub use deliveries::cancel_reply;
 pub use products::{
@@ -81,6 +85,8 @@ pub struct Caller {
 pub struct App {
     pub store: Store,
     pub links: LinkKeys,
+    /// The claims bucket (only the claims function has one; `with_documents`).
+    documents: Option<crate::documents::Documents>,
     callers: TtlCache<String, Arc<Caller>>,
     /// What the webhook routes need besides the store (`with_webhooks`).
     webhooks: Option<WebhookDeps>,
@@ -99,6 +105,7 @@ impl App {
         App {
             store,
             links,
+            documents: None,
             callers: TtlCache::new(access_cache_ttl()),
             products: TtlCache::new(PRODUCT_CACHE_TTL),
             webhooks: None,
@@ -109,6 +116,12 @@ impl App {
 
     pub fn with_webhooks(mut self, deps: WebhookDeps) -> Self {
         self.webhooks = Some(deps);
+        self
+    }
+
+    /// The application with the claims bucket (the claims function).
+    pub fn with_documents(mut self, documents: crate::documents::Documents) -> Self {
+        self.documents = Some(documents);
         self
     }
 
@@ -233,6 +246,43 @@ impl App {
             .await?
             .ok_or_else(|| not_found_tracking(tracking_number))
     }
+}
+
+/// The start key a list's `cursor` parameter holds (`None` without one): 400 `invalid_cursor`
+/// when it was altered, or sealed for another partner or other filters (`shape`).
+fn open_list_cursor(
+    key: &crate::links::LinkKey,
+    partner_id: &str,
+    shape: &str,
+    params: &std::collections::HashMap<String, String>,
+) -> Result<Option<std::collections::HashMap<String, String>>, ApiError> {
+    match params.get("cursor").filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => {
+            let payload = key
+                .open_cursor(partner_id, shape, c)
+                .ok_or(ApiError::InvalidCursor)?;
+            serde_json::from_str(&payload)
+                .map(Some)
+                .map_err(|_| ApiError::InvalidCursor)
+        }
+    }
+}
+
+/// The `next_cursor` of a page: its last key, sealed for the partner and the filters.
+fn seal_list_cursor(
+    key: &crate::links::LinkKey,
+    partner_id: &str,
+    shape: &str,
+    next: Option<std::collections::HashMap<String, String>>,
+) -> Option<String> {
+    next.map(|k| {
+        key.seal_cursor(
+            partner_id,
+            shape,
+            &serde_json::to_string(&k).expect("map serialises"),
+        )
+    })
 }
 
 fn not_found_tracking(tracking_number: &str) -> ApiError {

@@ -142,6 +142,47 @@ pub fn attempt(partner_id: &str, endpoint_id: &str, at: &str, nonce: &str) -> (S
     )
 }
 
+// ---- claims (issue 13) ------------------------------------------------------------------------
+// A claim item: pk `CLAIM#<partner_id>#<claim_id>`, sk `CLAIM`; in the list indexes under
+// `CLAIMS#<partner_id>` (by-created) and `CLAIMS#<partner_id>#STATUS#<claim_status>` (by-status),
+// sorted by `<created_at>#<claim_id>`, apart from the partner's deliveries (`PARTNER#...`).
+
+pub const CLAIM_SK: &str = "CLAIM";
+
+pub fn claim(partner_id: &str, claim_id: &str) -> (String, String) {
+    (format!("CLAIM#{partner_id}#{claim_id}"), CLAIM_SK.into())
+}
+
+pub fn claims_by_created_pk(partner_id: &str) -> String {
+    format!("CLAIMS#{partner_id}")
+}
+
+pub fn claims_by_status_pk(partner_id: &str, status: crate::domain::ClaimStatus) -> String {
+    format!("CLAIMS#{partner_id}#STATUS#{status}")
+}
+
+/// Sort key of a claim in both list indexes.
+pub fn claim_created_sk(created_at: &str, claim_id: &str) -> String {
+    format!("{created_at}#{claim_id}")
+}
+
+// S3 object keys of claim documents (the claims bucket). Built only from ids the API made
+// (partner, claim and document ids: `[a-z0-9_]`), never from anything a partner sends, so a key
+// names one document of one claim of one partner, and a partner's own prefix is
+// `claims/<partner_id>/`.
+
+/// The prefix of every document of one claim.
+pub fn claim_documents_prefix(partner_id: &str, claim_id: &str) -> String {
+    format!("claims/{partner_id}/{claim_id}/")
+}
+
+pub fn claim_document(partner_id: &str, claim_id: &str, document_id: &str) -> String {
+    format!(
+        "{}{document_id}",
+        claim_documents_prefix(partner_id, claim_id)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +196,16 @@ mod tests {
             parse_delivery_pk(&delivery_pk("p1", "T.1")),
             Some(("p1".into(), "T.1".into()))
         );
+    }
+
+    #[test]
+    fn claim_keys_stay_apart_from_deliveries_and_other_partners() {
+        assert_ne!(claims_by_created_pk("p1"), by_created_pk("p1"));
+        let st = crate::domain::ClaimStatus::InReview;
+        assert_eq!(claims_by_status_pk("p1", st), "CLAIMS#p1#STATUS#in_review");
+        let key = claim_document("ptn_a", "clm_1", "doc_1");
+        assert!(key.starts_with(&claim_documents_prefix("ptn_a", "clm_1")));
+        assert!(!key.starts_with("claims/ptn_a/clm_10/"));
+        assert_eq!(key, "claims/ptn_a/clm_1/doc_1");
     }
 }

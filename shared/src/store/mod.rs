@@ -1,6 +1,8 @@
 //! The DynamoDB store: every read and write of the table. One method = one round trip
 //! (except `delivery_with_history` on a history over 1 MB).
 
+mod claim_records;
+mod claims;
 pub mod keys;
 mod products;
 mod quotes;
@@ -24,6 +26,11 @@ pub use records::{
     PARTNER_SUSPENDED,
 };
 
+pub use claim_records::{
+    ClaimActor, ClaimRecord, ClaimSummary, DeliveryClaims, DocumentRecord, HistoryEntry,
+    NoteRecord, OpenClaim,
+};
+pub use claims::{ClaimListQuery, DeliveryEffect};
 pub use webhooks::{AttemptRecord, EndpointRecord, EventRecord, Page, MAX_ENDPOINTS};
 
 use crate::domain::{Cancellation, DeliveryStatus, PolicyStatus, Product, TrackingEvent};
@@ -99,6 +106,17 @@ pub struct ListQuery {
     pub created_from: Option<String>,
     pub created_to: Option<String>,
     pub limit: i32,
+}
+
+/// A page of one of the list indexes (`Store::index_page`).
+struct IndexQuery {
+    status_pk: Option<String>,
+    created_pk: String,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    limit: i32,
+    /// A filter expression on the placeholder `:f`, and its value.
+    filter: Option<(&'static str, String)>,
 }
 
 /// What an operator write expects of the item it replaces.
@@ -577,13 +595,28 @@ impl Store {
         let pk = keys::delivery_pk(&old.partner_id, tn);
         let version = old.version + 1;
         let ids: Vec<AttributeValue> = new_events.iter().map(|e| s(e.id())).collect();
-        let update = Update::builder()
+        // What claims' eligibility reads (issue 13): the latest event time, and when the
+        // delivery became `success`.
+        let (last_event_time, success_time) = claim_times(old, status, new_events);
+        let mut expression = "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)".to_string();
+        let mut times = Vec::new();
+        if let Some(t) = last_event_time {
+            expression.push_str(", last_event_time = :let");
+            times.push((":let", t));
+        }
+        if let Some(t) = success_time {
+            expression.push_str(", success_time = :sut");
+            times.push((":sut", t));
+        }
+        let mut update = Update::builder();
+        for (name, t) in times {
+            update = update.expression_attribute_values(name, s(t));
+        }
+        let update = update
             .table_name(&self.table)
             .key(keys::PK, s(pk.clone()))
             .key(keys::SK, s(keys::DELIVERY_SK))
-            .update_expression(
-                "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)",
-            )
+            .update_expression(expression)
             .condition_expression("version = :v")
             .expression_attribute_values(":st", s(status.as_str()))
             .expression_attribute_values(":g2", s(keys::by_status_pk(&old.partner_id, status)))
@@ -633,7 +666,8 @@ impl Store {
         .await
     }
 
-    /// Cancel the policy of a delivery read at `old.version`.
+    /// Cancel the policy of a delivery read at `old.version` (the condition also keeps a claim
+    /// filed meanwhile from being overtaken: filing bumps the version).
     pub async fn cancel_policy(
         &self,
         old: &DeliveryRecord,
@@ -666,7 +700,7 @@ impl Store {
         Ok(())
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -741,19 +775,35 @@ impl Store {
         q: &ListQuery,
         start: Option<HashMap<String, String>>,
     ) -> Result<(Vec<DeliveryRecord>, Option<HashMap<String, String>>), StoreError> {
-        let (index, pk_attr, sk_attr, pk) = match q.delivery_status {
-            Some(st) => (
-                keys::BY_STATUS,
-                "gsi2pk",
-                "gsi2sk",
-                keys::by_status_pk(partner_id, st),
-            ),
-            None => (
-                keys::BY_CREATED,
-                "gsi1pk",
-                "gsi1sk",
-                keys::by_created_pk(partner_id),
-            ),
+        self.index_page(
+            IndexQuery {
+                status_pk: q
+                    .delivery_status
+                    .map(|st| keys::by_status_pk(partner_id, st)),
+                created_pk: keys::by_created_pk(partner_id),
+                created_from: q.created_from.clone(),
+                created_to: q.created_to.clone(),
+                limit: q.limit,
+                filter: q
+                    .policy_status
+                    .map(|ps| ("policy.policy_status = :f", ps.as_str().to_string())),
+            },
+            start,
+        )
+        .await
+    }
+
+    /// One page of a list index, newest first: `by-status` under `status_pk` when given, else
+    /// `by-created` under `created_pk`; both sorted by `<created_at>#<id>`, so the created range
+    /// is a key condition. `filter` (an expression on `:f`) applies to the page read.
+    async fn index_page<T: DeserializeOwned>(
+        &self,
+        q: IndexQuery,
+        start: Option<HashMap<String, String>>,
+    ) -> Result<(Vec<T>, Option<HashMap<String, String>>), StoreError> {
+        let (index, pk_attr, sk_attr, pk) = match q.status_pk {
+            Some(pk) => (keys::BY_STATUS, "gsi2pk", "gsi2sk", pk),
+            None => (keys::BY_CREATED, "gsi1pk", "gsi1sk", q.created_pk),
         };
         let mut cond = format!("{pk_attr} = :pk");
         let mut req = self
@@ -781,10 +831,10 @@ impl Store {
             }
             (None, None) => {}
         }
-        if let Some(ps) = q.policy_status {
+        if let Some((expression, value)) = q.filter {
             req = req
-                .filter_expression("policy.policy_status = :ps")
-                .expression_attribute_values(":ps", s(ps.as_str()));
+                .filter_expression(expression)
+                .expression_attribute_values(":f", s(value));
         }
         if let Some(start) = start {
             req = req
@@ -808,4 +858,29 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok((items, next))
     }
+}
+
+/// The delivery's new `last_event_time` and `success_time` after a tracking update (`None`:
+/// unchanged). `success_time` is set once, by the update that moves the delivery to `success`:
+/// its latest event's time (or the time of the update, when all its events were stored before).
+fn claim_times(
+    old: &DeliveryRecord,
+    status: DeliveryStatus,
+    new_events: &[TrackingEvent],
+) -> (Option<String>, Option<String>) {
+    let newest = new_events.iter().map(|e| e.instant()).max();
+    let stored = old
+        .claims
+        .last_event_time
+        .as_deref()
+        .and_then(crate::time_fmt::parse);
+    let last = newest.filter(|n| stored.is_none_or(|s| *n > s));
+    let becomes_success = status == DeliveryStatus::Success
+        && old.delivery_status != DeliveryStatus::Success
+        && old.claims.success_time.is_none();
+    let success = becomes_success.then(|| newest.unwrap_or_else(crate::time_fmt::now));
+    (
+        last.map(crate::time_fmt::format),
+        success.map(crate::time_fmt::format),
+    )
 }

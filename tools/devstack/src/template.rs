@@ -110,6 +110,8 @@ pub struct Template {
     pub queues: BTreeMap<String, crate::esm::QueueDef>,
     /// `AWS::Lambda::EventSourceMapping` resources (webhooks).
     pub event_source_mappings: Vec<crate::esm::MappingDef>,
+    /// Logical ids of the template's `AWS::S3::Bucket` resources (devstack creates each in moto).
+    pub buckets: Vec<String>,
 }
 
 impl Template {
@@ -222,6 +224,13 @@ impl Template {
         };
 
         let (queues, event_source_mappings) = crate::esm::parse(resources, &functions)?;
+        let mut buckets = Vec::new();
+        for (key, resource) in resources {
+            if resource.get("Type").and_then(Value::as_str) == Some("AWS::S3::Bucket") {
+                buckets.push(key_str(key)?.to_string());
+            }
+        }
+
         Ok(Template {
             functions,
             routes,
@@ -229,6 +238,7 @@ impl Template {
             gateway_responses,
             queues,
             event_source_mappings,
+            buckets,
         })
     }
 
@@ -847,7 +857,17 @@ Resources:
             t.authorizers["TokenAuthorizer"].ttl,
             Duration::from_secs(300)
         );
+        // Every bucket is one devstack knows by a local name (and creates).
+        assert!(
+            t.buckets.contains(&"ClaimsBucket".to_string()),
+            "{:?}",
+            t.buckets
+        );
         // Every !Ref in every served function's environment is one devstack knows.
+        let refs = crate::stack::local_refs();
+        for b in &t.buckets {
+            assert!(refs.contains_key(b), "bucket {b} has no local name");
+        }
         crate::stack::check_environments(&t).unwrap();
     }
 }

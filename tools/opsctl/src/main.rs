@@ -90,6 +90,31 @@ enum Command {
         #[command(subcommand)]
         command: ops::AuditCommand,
     },
+    /// Claims: list, show (with document download links), review, request information, approve, reject, pay.
+    Claim {
+        #[command(subcommand)]
+        command: ops::ClaimCommand,
+    },
+    /// Create an S3 bucket of the SAM template (local stacks; a deployed bucket is made by CloudFormation).
+    Bucket {
+        #[command(subcommand)]
+        command: BucketCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BucketCommand {
+    /// Create the bucket and apply the resource's access block, ownership, encryption and versioning (does nothing if it exists).
+    Create {
+        #[arg(long, default_value = "infra/template.yaml")]
+        template: PathBuf,
+        /// The bucket's logical id in the template.
+        #[arg(long)]
+        resource: String,
+        /// The bucket's name here.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,6 +151,8 @@ pub struct Ctx {
     pub global: Global,
     pub store: Store,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// S3 (claim documents); path-style against a local endpoint.
+    pub s3: aws_sdk_s3::Client,
     sdk: aws_config::SdkConfig,
 }
 
@@ -149,9 +176,14 @@ impl Ctx {
         if let Some(e) = &target.secretsmanager_endpoint {
             sm = sm.endpoint_url(e);
         }
+        let mut s3 = aws_sdk_s3::config::Builder::from(&sdk);
+        if let Some(e) = &target.s3_endpoint {
+            s3 = s3.endpoint_url(e).force_path_style(true);
+        }
         Ok(Ctx {
             store: Store::new(aws_sdk_dynamodb::Client::from_conf(ddb.build()), table),
             secrets: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
             target,
             global,
             sdk,
@@ -403,6 +435,15 @@ async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Client { command } => ops::client(&ctx, command).await,
         Command::Audit { command } => ops::audit(&ctx, command).await,
         Command::Webhook { command } => ops::webhook(&ctx, command).await,
+        Command::Claim { command } => ops::claim(&ctx, command).await,
+        Command::Bucket {
+            command:
+                BucketCommand::Create {
+                    template,
+                    resource,
+                    name,
+                },
+        } => template::create_bucket(&ctx.s3, &template, &resource, &name).await,
     }
 }
 

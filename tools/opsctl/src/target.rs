@@ -63,6 +63,11 @@ pub struct Target {
     /// The token URL (defaults to the API base URL's origin + /oauth/token).
     #[arg(long, global = true, env = "PARTNER_API_TOKEN_URL")]
     pub token_url: Option<String>,
+    /// The S3 bucket of claim documents (a deployed stack's `ClaimsBucketName` output).
+    #[arg(long, global = true, env = "PARTNER_API_CLAIMS_BUCKET")]
+    pub claims_bucket: Option<String>,
+    #[arg(skip)]
+    pub s3_endpoint: Option<String>,
     /// The developer portal (goes into credentials kits; defaults to the API base URL without
     /// /api/v1, + /docs; a deployed stack's `DeveloperPortalUrl` output).
     #[arg(long, global = true, env = "PARTNER_API_DEVELOPER_PORTAL_URL")]
@@ -123,6 +128,8 @@ impl Target {
                 webhook_key_secret_id: self.webhook_key_secret_id.or(file.webhook_key_secret_id),
                 api_base_url: self.api_base_url.or(file.api_base_url),
                 token_url: self.token_url.or(file.token_url),
+                claims_bucket: self.claims_bucket.or(file.claims_bucket),
+                s3_endpoint: file.s3_endpoint,
                 developer_portal_url: self.developer_portal_url.or(file.developer_portal_url),
                 dynamodb_endpoint: file.dynamodb_endpoint,
                 secretsmanager_endpoint: file.secretsmanager_endpoint,
@@ -162,6 +169,7 @@ impl Target {
             }
         }));
         self.token_url = self.token_url.or(get("TokenUrl"));
+        self.claims_bucket = self.claims_bucket.or(get("ClaimsBucketName"));
         self.developer_portal_url = self.developer_portal_url.or(get("DeveloperPortalUrl"));
         self.environment = Some(env.as_str().into());
         self.stack_name = Some(stack_name);

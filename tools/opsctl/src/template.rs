@@ -159,6 +159,168 @@ pub fn create_table(
     Ok(req)
 }
 
+/// The `Properties` of an `AWS::S3::Bucket` resource.
+fn bucket_properties(template: &Path, resource: &str) -> Result<serde_yaml::Value, String> {
+    let text = std::fs::read_to_string(template)
+        .map_err(|e| format!("reading {}: {e}", template.display()))?;
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| format!("parsing {}: {e}", template.display()))?;
+    let r = doc
+        .get("Resources")
+        .and_then(|r| r.get(resource))
+        .filter(|t| t.get("Type").and_then(|v| v.as_str()) == Some("AWS::S3::Bucket"))
+        .ok_or_else(|| {
+            format!(
+                "{} has no AWS::S3::Bucket resource named {resource}",
+                template.display()
+            )
+        })?;
+    Ok(r.get("Properties").cloned().unwrap_or_default())
+}
+
+/// Create a bucket of the template (local stacks: moto) and apply what the resource says of
+/// public access, ownership, default encryption and versioning, so that the local bucket is
+/// set up as the deployed one. (Lifecycle rules and the bucket policy are not applied: moto
+/// does not act on them.)
+pub async fn create_bucket(
+    s3: &aws_sdk_s3::Client,
+    template: &Path,
+    resource: &str,
+    name: &str,
+) -> Result<crate::Outcome, String> {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+        PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+        ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
+    };
+    let props = bucket_properties(template, resource)?;
+    let fail = |what: &str, e: String| format!("bucket {name}: {what}: {e}");
+    let status = match s3.create_bucket().bucket(name).send().await {
+        Ok(_) => "created",
+        Err(e) => {
+            let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_string);
+            match code.as_deref() {
+                Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists") => "exists",
+                _ => {
+                    return Err(fail(
+                        "CreateBucket",
+                        aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                    ))
+                }
+            }
+        }
+    };
+    let flag = |v: &serde_yaml::Value, k: &str| v.get(k).and_then(|b| b.as_bool()).unwrap_or(false);
+    if let Some(p) = props.get("PublicAccessBlockConfiguration") {
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(flag(p, "BlockPublicAcls"))
+                    .block_public_policy(flag(p, "BlockPublicPolicy"))
+                    .ignore_public_acls(flag(p, "IgnorePublicAcls"))
+                    .restrict_public_buckets(flag(p, "RestrictPublicBuckets"))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                fail(
+                    "PutPublicAccessBlock",
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                )
+            })?;
+    }
+    let ownership = props
+        .get("OwnershipControls")
+        .and_then(|o| o.get("Rules"))
+        .and_then(|r| r.get(0))
+        .and_then(|r| r.get("ObjectOwnership"))
+        .and_then(|o| o.as_str());
+    if let Some(o) = ownership {
+        s3.put_bucket_ownership_controls()
+            .bucket(name)
+            .ownership_controls(
+                OwnershipControls::builder()
+                    .rules(
+                        OwnershipControlsRule::builder()
+                            .object_ownership(ObjectOwnership::from(o))
+                            .build()
+                            .map_err(|e| e.to_string())?,
+                    )
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                fail(
+                    "PutBucketOwnershipControls",
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                )
+            })?;
+    }
+    let algorithm = props
+        .get("BucketEncryption")
+        .and_then(|b| b.get("ServerSideEncryptionConfiguration"))
+        .and_then(|c| c.get(0))
+        .and_then(|r| r.get("ServerSideEncryptionByDefault"))
+        .and_then(|d| d.get("SSEAlgorithm"))
+        .and_then(|a| a.as_str());
+    if let Some(a) = algorithm {
+        s3.put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                ServerSideEncryptionByDefault::builder()
+                                    .sse_algorithm(ServerSideEncryption::from(a))
+                                    .build()
+                                    .map_err(|e| e.to_string())?,
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                fail(
+                    "PutBucketEncryption",
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                )
+            })?;
+    }
+    let versioning = props
+        .get("VersioningConfiguration")
+        .and_then(|v| v.get("Status"))
+        .and_then(|v| v.as_str());
+    if versioning == Some("Enabled") {
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                fail(
+                    "PutBucketVersioning",
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                )
+            })?;
+    }
+    Ok(crate::Outcome {
+        json: serde_json::json!({"bucket": name, "resource": resource, "status": status}),
+        text: format!("bucket {name} ({resource}) {status}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

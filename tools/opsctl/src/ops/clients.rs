@@ -18,7 +18,7 @@ pub enum ClientCommand {
     Create {
         #[arg(long)]
         partner: String,
-        /// Comma-separated: insurance, tracking, control_tower.
+        /// Comma-separated: insurance, tracking, control_tower, claims.
         #[arg(long, default_value = "insurance,tracking,control_tower")]
         subscriptions: String,
         #[arg(long)]

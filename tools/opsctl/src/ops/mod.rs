@@ -4,6 +4,7 @@
 //! nouns share: argument parsing, views without secrets, the audit commit, and lookups.
 
 mod audit;
+mod claims;
 mod clients;
 mod keys;
 mod partners;
@@ -22,6 +23,7 @@ use shared::time_fmt;
 use crate::{store_err, Ctx, Failure};
 
 pub use audit::{audit, AuditCommand};
+pub use claims::{claim, ClaimCommand};
 pub use clients::{client, ClientCommand};
 pub use keys::keys_rotate;
 pub use partners::{partner, PartnerCommand};
@@ -60,13 +62,17 @@ pub(crate) fn parse_subscriptions(items: &[String]) -> Result<Scopes, Failure> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             Scope::parse(s).ok_or_else(|| {
-                format!("unknown subscription {s:?}: use insurance, tracking, control_tower")
+                format!(
+                    "unknown subscription {s:?}: use insurance, tracking, control_tower, claims"
+                )
             })
         })
         .collect::<Result<_, _>>()?;
     let scopes = Scopes(subs.into_iter().collect());
     if scopes.is_empty() {
-        return Err("give at least one subscription: insurance, tracking, control_tower".into());
+        return Err(
+            "give at least one subscription: insurance, tracking, control_tower, claims".into(),
+        );
     }
     Ok(scopes)
 }

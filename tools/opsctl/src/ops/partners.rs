@@ -20,7 +20,7 @@ pub enum PartnerCommand {
     Onboard {
         #[arg(long)]
         name: String,
-        /// Comma-separated: insurance, tracking, control_tower.
+        /// Comma-separated: insurance, tracking, control_tower, claims.
         #[arg(long, default_value = "insurance,tracking,control_tower")]
         subscriptions: String,
         /// Also write the kit as JSON to this file (mode 0600).

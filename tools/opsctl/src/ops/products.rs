@@ -30,6 +30,12 @@ pub enum ProductCommand {
         premium_rate_bps: Option<u32>,
         #[arg(long)]
         min_premium: Option<u64>,
+        /// Days without a tracking event after which a delivery may be claimed as lost.
+        #[arg(long)]
+        loss_after_days: Option<u32>,
+        /// Days after delivery within which damage may be claimed.
+        #[arg(long)]
+        damage_claim_days: Option<u32>,
         #[arg(long)]
         reason: Option<String>,
     },
@@ -61,6 +67,12 @@ pub struct ProductTerms {
     premium_rate_bps: u32,
     #[arg(long)]
     min_premium: u64,
+    /// Claim terms: days without a tracking event after which a delivery may be claimed as lost.
+    #[arg(long, default_value_t = 7)]
+    loss_after_days: u32,
+    /// Claim terms: days after delivery (the success event's tracking_time) within which damage may be claimed.
+    #[arg(long, default_value_t = 14)]
+    damage_claim_days: u32,
 }
 
 impl ProductTerms {
@@ -71,20 +83,26 @@ impl ProductTerms {
             self.max_item_value,
             self.premium_rate_bps,
             self.min_premium,
+            (self.loss_after_days, self.damage_claim_days),
         )
     }
 }
 
 fn product_line(p: &Product) -> String {
     format!(
-        "{:<16} {:<4} max item value {:>15}  premium {} bps, minimum {}",
+        "{:<16} {:<4} max item value {:>15}  premium {} bps, minimum {}  claims: loss after {} d, damage within {} d",
         p.product_code.as_str(),
         p.currency,
         p.max_item_value,
         p.rule.premium_rate_bps,
-        p.rule.min_premium
+        p.rule.min_premium,
+        p.loss_after_days,
+        p.damage_claim_days
     )
 }
+
+/// Longest claim window an operator may set (ten years).
+const MAX_CLAIM_DAYS: u32 = 3650;
 
 fn build_product(
     code: &str,
@@ -92,6 +110,7 @@ fn build_product(
     max_item_value: u64,
     premium_rate_bps: u32,
     min_premium: u64,
+    (loss_after_days, damage_claim_days): (u32, u32),
 ) -> Result<Product, Failure> {
     let product_code = ProductCode::parse(code)
         .map_err(|_| format!("--code {code:?}: use 1 to 64 of a-z, 0-9, '-' and '_'"))?;
@@ -107,6 +126,11 @@ fn build_product(
     if premium_rate_bps > 10_000 {
         return Err("--premium-rate-bps must be at most 10000 (100 %)".into());
     }
+    if loss_after_days > MAX_CLAIM_DAYS || damage_claim_days > MAX_CLAIM_DAYS {
+        return Err(format!(
+            "--loss-after-days and --damage-claim-days must be at most {MAX_CLAIM_DAYS}"
+        ));
+    }
     Ok(Product {
         product_code,
         currency,
@@ -115,8 +139,8 @@ fn build_product(
             premium_rate_bps,
             min_premium,
         },
-        loss_after_days: 7,
-        damage_claim_days: 14,
+        loss_after_days,
+        damage_claim_days,
     })
 }
 
@@ -156,22 +180,24 @@ pub async fn product(ctx: &Ctx, cmd: ProductCommand) -> Result<Outcome, Failure>
             max_item_value,
             premium_rate_bps,
             min_premium,
+            loss_after_days,
+            damage_claim_days,
             reason,
         } => {
             let old = ctx.store.product(&code).await.map_err(store_err)?.ok_or_else(|| {
                 format!("no product {code}\nnext: `opsctl product list` shows the products; `opsctl product create` makes one")
             })?;
-            let p = Product {
-                loss_after_days: old.loss_after_days,
-                damage_claim_days: old.damage_claim_days,
-                ..build_product(
-                    &code,
-                    currency.as_deref().unwrap_or(&old.currency),
-                    max_item_value.unwrap_or(old.max_item_value),
-                    premium_rate_bps.unwrap_or(old.rule.premium_rate_bps),
-                    min_premium.unwrap_or(old.rule.min_premium),
-                )?
-            };
+            let p = build_product(
+                &code,
+                currency.as_deref().unwrap_or(&old.currency),
+                max_item_value.unwrap_or(old.max_item_value),
+                premium_rate_bps.unwrap_or(old.rule.premium_rate_bps),
+                min_premium.unwrap_or(old.rule.min_premium),
+                (
+                    loss_after_days.unwrap_or(old.loss_after_days),
+                    damage_claim_days.unwrap_or(old.damage_claim_days),
+                ),
+            )?;
             if p == old {
                 return Ok(Outcome {
                     json: json!({"product": product_json(&p), "changed": false}),
