@@ -9,6 +9,7 @@ mod clients;
 mod keys;
 mod partners;
 mod products;
+mod webhooks;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64U;
 use base64::Engine;
@@ -27,6 +28,7 @@ pub use clients::{client, ClientCommand};
 pub use keys::keys_rotate;
 pub use partners::{partner, PartnerCommand};
 pub use products::{product, ProductCommand};
+pub use webhooks::{webhook, WebhookCommand};
 
 // ---- command line -------------------------------------------------------------------------
 
