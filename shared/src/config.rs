@@ -14,6 +14,10 @@ pub struct Config {
     pub link_key_secret_id: String,
     /// Base URL for links handed to people (`url_certificate`); derived from the request when unset.
     pub public_base_url: Option<String>,
+    /// Webhooks (issue 14): the secret holding the key that seals endpoint secrets, and the
+    /// delivery queue; set only for the functions that use them.
+    pub webhook_key_secret_id: Option<String>,
+    pub webhook_queue_url: Option<String>,
 }
 
 impl Config {
@@ -29,6 +33,12 @@ impl Config {
                 .ok()
                 .filter(|s| !s.is_empty())
                 .map(|s| s.trim_end_matches('/').to_string()),
+            webhook_key_secret_id: std::env::var("WEBHOOK_KEY_SECRET_ID")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            webhook_queue_url: std::env::var("WEBHOOK_QUEUE_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
         })
     }
 }

@@ -98,6 +98,14 @@ pub enum ApiError {
     /// A bug. The detail is logged, not shown.
     #[error("Internal error.")]
     Internal(String),
+
+    // ---- webhooks (issue 14) ----
+    #[error("A partner has at most {0} webhook endpoints; delete one before creating another.")]
+    EndpointLimitReached(u64),
+    #[error("The webhook endpoint {0} is disabled; enable it (PATCH enabled=true) first.")]
+    EndpointDisabled(String),
+    #[error("No enabled webhook endpoint subscribes to {0} events.")]
+    NoSubscribedEndpoint(String),
 }
 
 impl ApiError {
@@ -135,6 +143,7 @@ impl ApiError {
             UnsupportedMediaType => 415,
             Internal(_) => 500,
             Unavailable(_) => 503,
+            EndpointLimitReached(_) | EndpointDisabled(_) | NoSubscribedEndpoint(_) => 409,
         }
     }
 
@@ -169,6 +178,9 @@ impl ApiError {
             UnsupportedMediaType => "unsupported_media_type",
             Unavailable(_) => "service_unavailable",
             Internal(_) => "internal_error",
+            EndpointLimitReached(_) => "endpoint_limit_reached",
+            EndpointDisabled(_) => "endpoint_disabled",
+            NoSubscribedEndpoint(_) => "no_subscribed_endpoint",
         }
     }
 

@@ -10,9 +10,11 @@ use crate::config::{sdk_config, Config};
 use crate::error::ApiError;
 use crate::http::{self, RequestMeta};
 use crate::metrics::{CountRoundTrips, Service};
-use crate::secrets::{LinkKeys, SigningKeys};
-use crate::service::{App, Reply};
+use crate::queue::Queue;
+use crate::secrets::{LinkKeys, SigningKeys, WebhookKeys};
+use crate::service::{App, Reply, WebhookDeps};
 use crate::store::Store;
+use crate::webhooks::target::UrlPolicy;
 
 /// Clients and configuration built once at init (no network call: credentials and secrets are
 /// read lazily by the SDK and the key caches).
@@ -20,6 +22,9 @@ pub struct Runtime {
     pub config: Config,
     pub store: Store,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// The webhook delivery queue's client (built without a network call; used by the functions
+    /// that have `WEBHOOK_QUEUE_URL`).
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Runtime {
@@ -41,6 +46,7 @@ impl Runtime {
                     .interceptor(CountRoundTrips(Service::SecretsManager))
                     .build(),
             ),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
             config,
         })
     }
@@ -55,6 +61,38 @@ impl Runtime {
 
     pub fn link_keys(&self) -> LinkKeys {
         LinkKeys::new(self.secrets.clone(), self.config.link_key_secret_id.clone())
+    }
+
+    /// The webhook key (seals endpoint secrets); needs `WEBHOOK_KEY_SECRET_ID`.
+    pub fn webhook_keys(&self) -> Result<WebhookKeys, String> {
+        let id = self
+            .config
+            .webhook_key_secret_id
+            .clone()
+            .ok_or("environment variable WEBHOOK_KEY_SECRET_ID is not set")?;
+        Ok(WebhookKeys::new(self.secrets.clone(), id))
+    }
+
+    /// The webhook delivery queue; needs `WEBHOOK_QUEUE_URL`.
+    pub fn queue(&self) -> Result<Queue, String> {
+        let url = self
+            .config
+            .webhook_queue_url
+            .clone()
+            .ok_or("environment variable WEBHOOK_QUEUE_URL is not set")?;
+        Ok(Queue::new(self.sqs.clone(), url))
+    }
+
+    /// The application of the `/api/v1` webhook routes: the App with the queue and the key.
+    pub fn into_webhooks_app(self) -> Result<(&'static App, &'static Config), String> {
+        let deps = WebhookDeps {
+            queue: self.queue()?,
+            keys: self.webhook_keys()?,
+            policy: UrlPolicy::from_env(&self.config.environment),
+        };
+        let links = self.link_keys();
+        let app = App::new(self.store, links).with_webhooks(deps);
+        Ok((Box::leak(Box::new(app)), Box::leak(Box::new(self.config))))
     }
 
     /// The application of the `/api/v1` functions, leaked to live as long as the container.

@@ -167,3 +167,32 @@ impl LinkKeys {
             .await
     }
 }
+
+/// The key that seals webhook endpoint secrets (`webhooks::sealing`), lazily read once per
+/// container. Its secret holds `{"key": "<base64 of 32 bytes>"}` (the link key's form).
+pub struct WebhookKeys {
+    client: Client,
+    secret_id: String,
+    key: Lazy<crate::webhooks::sealing::SealingKey>,
+}
+
+impl WebhookKeys {
+    pub fn new(client: Client, secret_id: String) -> Self {
+        WebhookKeys {
+            client,
+            secret_id,
+            key: Lazy::new(Duration::from_secs(24 * 3600)),
+        }
+    }
+
+    pub async fn get(&self) -> Result<Arc<crate::webhooks::sealing::SealingKey>, ApiError> {
+        self.key
+            .get(|| async {
+                let rec = read_json::<LinkKeyRecord>(&self.client, &self.secret_id).await?;
+                let bytes = rec.bytes().map_err(ApiError::Internal)?;
+                crate::webhooks::sealing::SealingKey::new(bytes[..32].to_vec())
+                    .map_err(ApiError::Internal)
+            })
+            .await
+    }
+}

@@ -164,6 +164,28 @@ def _seed_claim():
 CLAIM_TN, CLAIM_POLICY, CLAIM_ID = _seed_claim()
 
 
+def _seed_webhooks():
+    """A real webhook endpoint and the events of the seeded deliveries (webhooks, issue 14)."""
+    auth = {"Authorization": f"Bearer {_token()}"}
+    endpoint = None
+    status, reply = _call("POST", f"{API}/webhook-endpoints", {"url": "http://127.0.0.1:9/fuzz"}, auth)
+    if status == 201:
+        endpoint = reply["id"]
+    else:
+        status, reply = _call("GET", f"{API}/webhook-endpoints", headers=auth)
+        if status == 200 and reply["items"]:
+            endpoint = reply["items"][0]["id"]
+    events = []
+    for _ in range(20):
+        status, reply = _call("GET", f"{API}/events?limit=5", headers=auth)
+        if status == 200 and reply["items"]:
+            events = [e["id"] for e in reply["items"]]
+            break
+        time.sleep(0.5)
+    return endpoint, events
+
+
+WEBHOOK_ENDPOINT, EVENT_IDS = _seed_webhooks()
 def _seed_quote():
     """A real quote of the fuzzing partner (valid 15 minutes, longer than a CI run's fuzzing)."""
     status, reply = _call(
@@ -233,6 +255,10 @@ def before_call(context, case, kwargs):
             params["tracking_number"] = real[0]
         if real and "policy_id" in params:
             params["policy_id"] = real[1]
+        if real and "endpoint_id" in params and WEBHOOK_ENDPOINT:
+            params["endpoint_id"] = WEBHOOK_ENDPOINT
+        if real and "event_id" in params and EVENT_IDS:
+            params["event_id"] = EVENT_IDS[zlib.crc32(key.encode()) % len(EVENT_IDS)]
         if "claim_id" in params and zlib.crc32(key.encode("utf-8", "surrogatepass")) % 2 == 1:
             params["claim_id"] = CLAIM_ID
         if real and "product_code" in params:

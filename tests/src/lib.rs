@@ -6,6 +6,7 @@ pub mod claims;
 pub mod http;
 pub mod jwt;
 pub mod partner;
+pub mod receiver;
 pub mod stack;
 pub mod workload;
 

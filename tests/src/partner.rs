@@ -138,7 +138,7 @@ pub async fn onboard_kit_json_on(stack: &crate::stack::Stack, prefix: &str) -> V
     onboard_kit_json_with(stack, &unique_name(prefix), &ALL_SUBSCRIPTIONS).await
 }
 
-async fn onboard_kit_json_with(
+pub async fn onboard_kit_json_with(
     stack: &crate::stack::Stack,
     name: &str,
     subscriptions: &[&str],
@@ -418,6 +418,19 @@ impl Partner {
             rb = rb.bearer_auth(t);
         }
         send(format!("GET {url}"), rb).await
+    }
+
+    /// Any method with an optional JSON body and the default token (PATCH, DELETE, ...).
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Resp {
+        let token = self.token().await;
+        let url = self.url(path);
+        let mut rb = self.http.request(method.clone(), &url).bearer_auth(token);
+        if let Some(b) = body {
+            rb = rb
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(b).unwrap());
+        }
+        send(format!("{method} {url}"), rb).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {

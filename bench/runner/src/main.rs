@@ -15,6 +15,7 @@ mod floor;
 mod init;
 mod report;
 mod stack;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -77,7 +78,7 @@ pub const FUNCTIONS: [&str; 7] = [
 
 /// Sized besides the measured five: the other functions the template deploys (their bootstraps
 /// come from the arm64 build of every default member; skipped when absent).
-const SIZED_ONLY: [&str; 2] = ["certificates", "openapi"];
+const SIZED_ONLY: [&str; 5] = ["certificates", "openapi", "webhooks", "events", "sender"];
 
 fn function_env(stack: &Value) -> BTreeMap<String, String> {
     let s = |k: &str| stack[k].as_str().unwrap_or_default().to_string();
@@ -571,6 +572,14 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
             .throughput
             .push(throughput(&partner, clients, Duration::from_secs(cli.seconds), run_id).await?);
     }
+
+    // ---- webhooks (issue 14) -----------------------------------------------------------------
+    step("webhooks: write -> receiver latency, events per second, cost per million events");
+    let memory = report::memory_sizes(&cli.template)
+        .get("sender")
+        .copied()
+        .unwrap_or(256);
+    results.webhooks = Some(webhooks::measure(stack, &partner, cli.samples, memory).await?);
 
     // ---- peak memory ---------------------------------------------------------------------------
     for name in FUNCTIONS {

@@ -97,6 +97,8 @@ pub struct Results {
     pub index_units: BTreeMap<&'static str, BTreeMap<String, Vec<f64>>>,
     /// The CA bundle given as SSL_CERT_FILE in the init runs.
     pub cert_bundle: Option<String>,
+    /// The webhooks section (issue 14), rendered by `webhooks::measure`.
+    pub webhooks: Option<String>,
 }
 
 /// Published AWS on-demand prices, US East (N. Virginia), as looked up on the date given.
@@ -541,6 +543,11 @@ pub fn render(r: &Results) -> String {
         "\n## Cost per one million delivery lifecycles (claims on 2 % of them)\n"
     );
     o.push_str(&cost(r));
+
+    if let Some(w) = &r.webhooks {
+        let _ = writeln!(o);
+        o.push_str(w);
+    }
 
     let _ = writeln!(o, "\n## This run\n");
     if let Some(b) = r.build_seconds {

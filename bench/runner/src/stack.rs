@@ -257,6 +257,17 @@ impl Partner {
         }
     }
 
+    /// POST a JSON body to `api + path` (webhook endpoints).
+    pub async fn post_json(&self, token: &str, path: &str, body: &Value) -> Call {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.api))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
     pub async fn token_call(&self) -> Call {
         self.send(
             self.http

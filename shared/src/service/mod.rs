@@ -17,8 +17,11 @@
 mod claims;
 mod control_tower;
 mod deliveries;
+pub mod events;
 mod products;
+pub mod sender;
 mod tracking;
+mod webhooks;
 
 pub use claims::{claim_json, claim_list_item_json, claims_summary_json};
 pub use control_tower::{delivery_json, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
@@ -28,6 +31,7 @@ pub use products::{
     QUOTE_VALIDITY_MIN_DEPLOYED,
 };
 pub use tracking::tracking_reply;
+pub use webhooks::{endpoint_json, WebhookDeps};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +88,8 @@ pub struct App {
     /// The claims bucket (only the claims function has one; `with_documents`).
     documents: Option<crate::documents::Documents>,
     callers: TtlCache<String, Arc<Caller>>,
+    /// What the webhook routes need besides the store (`with_webhooks`).
+    webhooks: Option<WebhookDeps>,
     products: TtlCache<String, Arc<ProductRecord>>,
     /// Every product, for the catalogue (`PRODUCT_CACHE_TTL`, like each product's entry).
     catalogue: Lazy<Vec<ProductRecord>>,
@@ -102,9 +108,15 @@ impl App {
             documents: None,
             callers: TtlCache::new(access_cache_ttl()),
             products: TtlCache::new(PRODUCT_CACHE_TTL),
+            webhooks: None,
             catalogue: Lazy::new(PRODUCT_CACHE_TTL),
             quote_validity: quote_validity(),
         }
+    }
+
+    pub fn with_webhooks(mut self, deps: WebhookDeps) -> Self {
+        self.webhooks = Some(deps);
+        self
     }
 
     /// The application with the claims bucket (the claims function).

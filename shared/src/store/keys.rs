@@ -139,6 +139,49 @@ pub fn list_sk_tracking_number(sk: &str) -> Option<&str> {
         .filter(|tn| !tn.is_empty())
 }
 
+// ---- webhooks (issue 14) ------------------------------------------------------------------
+
+pub const ENDPOINT_SK_PREFIX: &str = "ENDPOINT#";
+/// The item counting a partner's endpoints (at most `MAX_ENDPOINTS`, race-safe).
+pub const ENDPOINT_COUNT_SK: &str = "ENDPOINT_COUNT";
+
+/// A partner's webhook endpoints and their counter share one partition.
+pub fn webhooks_pk(partner_id: &str) -> String {
+    format!("WEBHOOKS#{partner_id}")
+}
+
+pub fn endpoint(partner_id: &str, endpoint_id: &str) -> (String, String) {
+    (
+        webhooks_pk(partner_id),
+        format!("{ENDPOINT_SK_PREFIX}{endpoint_id}"),
+    )
+}
+
+pub fn endpoint_count(partner_id: &str) -> (String, String) {
+    (webhooks_pk(partner_id), ENDPOINT_COUNT_SK.into())
+}
+
+/// The event log of one partner: sort key = the event id (a ULID: sorted by time).
+pub fn events_pk(partner_id: &str) -> String {
+    format!("EVENTS#{partner_id}")
+}
+
+pub fn event(partner_id: &str, event_id: &str) -> (String, String) {
+    (events_pk(partner_id), event_id.to_string())
+}
+
+/// The delivery attempts to one endpoint, sorted by time.
+pub fn attempts_pk(partner_id: &str, endpoint_id: &str) -> String {
+    format!("ATTEMPTS#{partner_id}#{endpoint_id}")
+}
+
+pub fn attempt(partner_id: &str, endpoint_id: &str, at: &str, nonce: &str) -> (String, String) {
+    (
+        attempts_pk(partner_id, endpoint_id),
+        format!("{at}#{nonce}"),
+    )
+}
+
 // ---- claims (issue 13) ------------------------------------------------------------------------
 // A claim item: pk `CLAIM#<partner_id>#<claim_id>`, sk `CLAIM`; in the list indexes under
 // `CLAIMS#<partner_id>` (list-created, `cpk`) and `CLAIMS#<partner_id>#STATUS#<claim_status>`

@@ -13,6 +13,7 @@ mod lists;
 mod products;
 mod quotes;
 mod records;
+mod webhooks;
 
 use std::collections::HashMap;
 
@@ -38,6 +39,7 @@ pub use claim_records::{
     NoteRecord, OpenClaim,
 };
 pub use claims::{ClaimListQuery, DeliveryEffect};
+pub use webhooks::{AttemptRecord, EndpointRecord, EventRecord, Page, MAX_ENDPOINTS};
 
 use crate::domain::Product;
 use crate::error::ApiError;
@@ -145,6 +147,15 @@ impl OperatorWrite {
         Ok(OperatorWrite {
             key: keys::client(&rec.client_id),
             item: to_item(rec)?,
+            expect,
+        })
+    }
+
+    /// A webhook endpoint (operators disable or enable it; `revision` guards the write).
+    pub fn endpoint(e: &EndpointRecord, expect: Expect) -> Result<Self, StoreError> {
+        Ok(OperatorWrite {
+            key: keys::endpoint(&e.partner_id, &e.endpoint_id),
+            item: to_item(e)?,
             expect,
         })
     }

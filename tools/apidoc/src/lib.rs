@@ -393,6 +393,28 @@ if (pm.response.code === 200 || pm.response.code === 201) {
 }
 "#;
 
+/// The test script of the webhook requests (issue 14): remember the endpoint and an event for
+/// the requests that follow; the event list is asked again (up to 20 times) until the events of
+/// the delivery made above are there (they follow the write by the stream's latency).
+const REMEMBER_WEBHOOKS_SCRIPT: &str = r#"// Remember the webhook endpoint and an event for the next requests.
+if (pm.response.code >= 200 && pm.response.code < 300) {
+    const res = pm.response.json();
+    if (typeof res.id === 'string' && res.id.startsWith('we_')) { pm.collectionVariables.set('endpoint_id', res.id); }
+    if (Array.isArray(res.items) && res.items.length > 0 && typeof res.items[0].id === 'string') {
+        if (res.items[0].id.startsWith('we_')) { pm.collectionVariables.set('endpoint_id', res.items[0].id); }
+        if (res.items[0].id.startsWith('evt_')) { pm.collectionVariables.set('event_id', res.items[0].id); }
+    }
+    if (pm.request.url.getPath().endsWith('/events') && Array.isArray(res.items) && res.items.length === 0) {
+        const tries = Number(pm.collectionVariables.get('event_list_tries') || '0');
+        if (tries < 20) {
+            pm.collectionVariables.set('event_list_tries', String(tries + 1));
+            setTimeout(function () {}, 250);
+            postman.setNextRequest(pm.info.requestName);
+        }
+    }
+}
+"#;
+
 fn script(listen: &str, source: &str) -> Value {
     json!({
         "listen": listen,
@@ -486,6 +508,8 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     let rel = rel
         .replace("{tracking_number}", "{{tracking_number}}")
         .replace("{policy_id}", "{{policy_id}}")
+        .replace("{endpoint_id}", "{{endpoint_id}}")
+        .replace("{event_id}", "{{event_id}}")
         .replace("{claim_id}", "{{claim_id}}")
         .replace("{product_code}", "{{product_code}}");
     // The certificate lives outside /api/v1, at the link Submit answered (`url_certificate`).
@@ -645,6 +669,9 @@ fn request_item(doc: &Value, method: &str, path: &str, op: &Value) -> Value {
     if remembers {
         test.push_str(REMEMBER_SCRIPT);
     }
+    if path.starts_with("/api/v1/webhook-endpoints") || path.starts_with("/api/v1/events") {
+        test.push_str(REMEMBER_WEBHOOKS_SCRIPT);
+    }
     if path.starts_with("/api/v1/claims") && method == "POST" {
         test.push_str(REMEMBER_CLAIM_SCRIPT);
     }
@@ -680,7 +707,7 @@ fn reason(code: u16) -> &'static str {
 /// The order a partner follows: token, the catalogue, a quote, submit (at the quote), track,
 /// read, list, cancel, the document. Operations not listed here come last, in path order.
 fn flow_rank(method: &str, path: &str) -> usize {
-    const ORDER: [(&str, &str); 17] = [
+    const ORDER: [(&str, &str); 28] = [
         ("POST", "/oauth/token"),
         ("GET", "/api/v1/products"),
         ("GET", "/api/v1/products/{product_code}"),
@@ -698,6 +725,21 @@ fn flow_rank(method: &str, path: &str) -> usize {
         ("GET", "/api/v1/claims"),
         ("POST", "/api/v1/claims/{claim_id}/withdraw"),
         ("POST", "/api/v1/sme-deliveries/cancel"),
+        // Webhooks: register, look, change, test; the log and a redelivery; delete last.
+        ("POST", "/api/v1/webhook-endpoints"),
+        ("GET", "/api/v1/webhook-endpoints"),
+        ("GET", "/api/v1/webhook-endpoints/{endpoint_id}"),
+        ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"),
+        (
+            "POST",
+            "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        ),
+        ("POST", "/api/v1/webhook-endpoints/{endpoint_id}/test"),
+        ("GET", "/api/v1/events"),
+        ("GET", "/api/v1/events/{event_id}"),
+        ("POST", "/api/v1/events/{event_id}/redeliver"),
+        ("GET", "/api/v1/webhook-endpoints/{endpoint_id}/deliveries"),
+        ("DELETE", "/api/v1/webhook-endpoints/{endpoint_id}"),
         ("GET", "/api/v1/openapi.json"),
     ];
     ORDER
@@ -771,6 +813,9 @@ pub fn postman_collection(doc: &Value) -> Value {
             {"key": "item_value", "value": "3000000"},
             {"key": "quote_id", "value": ""},
             {"key": "signature", "value": ""},
+            {"key": "endpoint_id", "value": ""},
+            {"key": "event_id", "value": ""},
+            {"key": "event_list_tries", "value": "0"},
             {"key": "claim_id", "value": ""},
             {"key": "claim_tracking_number", "value": ""},
             {"key": "claim_policy_id", "value": ""},

@@ -358,6 +358,9 @@ fn api_error_samples() -> Vec<ApiError> {
         ApiError::UnsupportedMediaType,
         ApiError::Unavailable("detail".into()),
         ApiError::Internal("detail".into()),
+        ApiError::EndpointLimitReached(10),
+        ApiError::EndpointDisabled("we_01m8x57tckd32tcwh6zgb3z309".into()),
+        ApiError::NoSubscribedEndpoint("policy.issued".into()),
     ]
 }
 
@@ -1067,7 +1070,82 @@ fn what_the_code_serialises_validates_against_the_response_schemas() {
             ));
         }
     }
+    // Webhooks: an endpoint as the API shows it, and an event body as sent and logged.
+    let endpoint = shared::store::EndpointRecord {
+        endpoint_id: "we_01m8x57tckd32tcwh6zgb3z309".into(),
+        partner_id: "ptn_1".into(),
+        url: "https://hooks.partner.example/x".into(),
+        event_types: Some(vec!["policy.issued".into()]),
+        description: None,
+        enabled: false,
+        disabled_reason: Some("Disabled by the partner.".into()),
+        disabled_at: Some("2026-12-03T05:15:07.383Z".into()),
+        secret_sealed: "v1.x".into(),
+        previous_secret_sealed: None,
+        previous_secret_until: None,
+        failing_since: None,
+        created_at: "2026-12-03T05:15:07.383Z".into(),
+        updated_at: "2026-12-03T05:15:07.383Z".into(),
+        revision: 2,
+    };
+    check(
+        &mut problems,
+        "endpoint_json",
+        response_schema(
+            &doc,
+            "GET",
+            "/api/v1/webhook-endpoints/{endpoint_id}",
+            "200",
+        ),
+        &shared::service::endpoint_json(&endpoint),
+    );
+    let view = shared::service::delivery_json(&rec, None, URL);
+    let mut before = rec.clone();
+    before.version = rec.version.saturating_sub(1).max(1);
+    before.policy.policy_status = PolicyStatus::Active;
+    let mut after = rec.clone();
+    after.version = before.version + 1;
+    after.delivery_status = DeliveryStatus::InDelivery;
+    for e in shared::webhooks::event::delivery_events(None, &rec, &view)
+        .into_iter()
+        .chain(shared::webhooks::event::delivery_events(
+            Some(&before),
+            &after,
+            &view,
+        ))
+    {
+        let body: Value = serde_json::from_str(&e.body()).expect("an event body is JSON");
+        check(
+            &mut problems,
+            &format!("event {}", e.event_type),
+            response_schema(&doc, "GET", "/api/v1/events/{event_id}", "200"),
+            &body,
+        );
+    }
     fail_on(problems, "serialised values");
+}
+
+#[test]
+fn webhook_test_vectors_are_those_of_shared_webhooks_signing() {
+    let doc = load_document();
+    let vectors = doc["x-webhook-test-vectors"]
+        .as_array()
+        .expect("the document has x-webhook-test-vectors");
+    for v in vectors {
+        let key = shared::webhooks::signing::secret_key(v["secret"].as_str().unwrap())
+            .expect("a whsec_ secret");
+        let ts: i64 = v["webhook_timestamp"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            shared::webhooks::signing::sign(
+                &key,
+                v["webhook_id"].as_str().unwrap(),
+                ts,
+                v["body"].as_str().unwrap().as_bytes()
+            ),
+            v["signature"].as_str().unwrap(),
+            "{v}"
+        );
+    }
 }
 
 /// A paid claim with a document, a note and its whole history.

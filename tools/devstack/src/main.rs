@@ -2,6 +2,7 @@
 //! DynamoDB + Secrets Manager). See `gateway` for what the local gateway emulates and what it
 //! does not, and `lambda` for how functions run.
 
+mod esm;
 mod faults;
 mod gateway;
 mod ids;
@@ -65,7 +66,8 @@ enum Command {
         #[arg(long, value_name = "RATE,BURST")]
         stage_throttle: Option<throttle::Limits>,
         /// Set an environment variable of every function, over the template's (repeatable;
-        /// what `sam local --env-vars` does), e.g. `--function-env QUOTE_VALIDITY_SECONDS=3`
+        /// what `sam local --env-vars` does), e.g. `--function-env QUOTE_VALIDITY_SECONDS=3`, or a
+        /// shorter webhook retry schedule: `WEBHOOK_RETRY_DELAYS_SECONDS=1,1,1,1,1,1,1,1,1,1,1,1`
         #[arg(long, value_name = "NAME=VALUE", value_parser = parse_env_pair)]
         function_env: Vec<(String, String)>,
 
@@ -77,6 +79,9 @@ enum Command {
         /// The same between the functions and the Secrets Manager emulator
         #[arg(long, value_name = "SPEC")]
         secretsmanager_faults: Option<String>,
+        /// Every SQS queue's visibility timeout, instead of the template's (for tests)
+        #[arg(long, value_name = "SECONDS")]
+        queue_visibility_timeout: Option<u64>,
     },
     /// Print the routes the gateway would serve, as JSON
     Routes {
@@ -155,6 +160,7 @@ async fn up(cmd: Command) -> Result<(), String> {
 
         dynamodb_faults,
         secretsmanager_faults,
+        queue_visibility_timeout,
     } = cmd
     else {
         unreachable!("called for up only")
@@ -185,6 +191,7 @@ async fn up(cmd: Command) -> Result<(), String> {
         secretsmanager_faults: secretsmanager_faults
             .map(|s| faults::FaultSpec::parse(&s))
             .transpose()?,
+        queue_visibility_timeout,
     })
     .await
 }

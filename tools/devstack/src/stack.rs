@@ -19,6 +19,7 @@ pub const ENVIRONMENT: &str = "local";
 pub const TABLE_NAME: &str = "partner-api-local";
 pub const SIGNING_KEYS_SECRET_ID: &str = "partner-api/local/signing-keys";
 pub const LINK_KEY_SECRET_ID: &str = "partner-api/local/link-key";
+pub const WEBHOOK_KEY_SECRET_ID: &str = "partner-api/local/webhook-key";
 /// The template's `ClaimsBucket` in moto (issue 13).
 pub const CLAIMS_BUCKET: &str = "partner-api-local-claims";
 pub const ACCESS_KEY_ID: &str = "local";
@@ -33,6 +34,7 @@ pub fn local_refs() -> BTreeMap<String, String> {
         ("Table", TABLE_NAME),
         ("SigningKeysSecret", SIGNING_KEYS_SECRET_ID),
         ("LinkKeySecret", LINK_KEY_SECRET_ID),
+        ("WebhookKeySecret", WEBHOOK_KEY_SECRET_ID),
         ("ClaimsBucket", CLAIMS_BUCKET),
         ("EnvironmentName", ENVIRONMENT),
         ("AWS::Region", REGION),
@@ -41,6 +43,51 @@ pub fn local_refs() -> BTreeMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// `local_refs` plus each queue's `!Ref` (its URL), and the variables devstack sets itself
+/// whatever the template says (`PUBLIC_BASE_URL`: the local gateway, whose URL `!Sub` of the
+/// deployed API's cannot name).
+pub fn local_values(
+    queues: &BTreeMap<String, crate::esm::LocalQueue>,
+    base_url: &str,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut refs = local_refs();
+    for (id, q) in queues {
+        refs.insert(id.clone(), q.url.clone());
+    }
+    let overrides = BTreeMap::from([("PUBLIC_BASE_URL".to_string(), base_url.to_string())]);
+    (refs, overrides)
+}
+
+/// Every local function's environment, checked before anything starts (queue URLs and the
+/// gateway's URL are placeholders until they are known).
+pub fn check_environments(
+    template: &Template,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+    let placeholders: BTreeMap<String, crate::esm::LocalQueue> = template
+        .queues
+        .keys()
+        .map(|id| {
+            (
+                id.clone(),
+                crate::esm::LocalQueue {
+                    url: format!("http://127.0.0.1:0/{}/{id}", crate::lambda::ACCOUNT_ID),
+                    arn: String::new(),
+                },
+            )
+        })
+        .collect();
+    let (refs, overrides) = local_values(&placeholders, "http://127.0.0.1:0");
+    let mut out = BTreeMap::new();
+    for f in template.served_functions() {
+        out.insert(
+            f.logical_id.clone(),
+            f.resolve_environment_with(&refs, &overrides)
+                .map_err(|e| e.0)?,
+        );
+    }
+    Ok(out)
 }
 
 pub struct UpOptions {
@@ -60,6 +107,9 @@ pub struct UpOptions {
     /// Fault-injecting proxies between the functions and the emulators (`faults`).
     pub dynamodb_faults: Option<crate::faults::FaultSpec>,
     pub secretsmanager_faults: Option<crate::faults::FaultSpec>,
+    /// `--queue-visibility-timeout SECS`: every queue's visibility timeout instead of the
+    /// template's (a test of a crashed sender need not wait 3 minutes).
+    pub queue_visibility_timeout: Option<u64>,
 }
 
 /// `<state-dir>/stack.json`, what `opsctl --stack-file` (and the tests) read.
@@ -70,6 +120,7 @@ struct StackFile<'a> {
     table_name: &'a str,
     signing_keys_secret_id: &'a str,
     link_key_secret_id: &'a str,
+    webhook_key_secret_id: &'a str,
     api_base_url: String,
     token_url: String,
     developer_portal_url: String,
@@ -83,6 +134,11 @@ struct StackFile<'a> {
     dynamodb_fault_proxy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     secretsmanager_fault_proxy: Option<String>,
+    /// moto's SQS (the same server as Secrets Manager) and the template's queues by logical id.
+    sqs_endpoint: String,
+    queues: BTreeMap<String, String>,
+    /// What the pipeline functions read for fault injection (`shared::faults`).
+    fault_injection_file: String,
 }
 
 #[derive(Serialize)]
@@ -101,6 +157,7 @@ fn aws_env(dynamodb: &str, secretsmanager: &str, s3: &str) -> Vec<(&'static str,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             secretsmanager.to_string(),
         ),
+        ("AWS_ENDPOINT_URL_SQS", s3.to_string()),
         // moto serves S3 on the same port; clients use path-style addressing with it
         // (shared::documents::s3_client).
         ("AWS_ENDPOINT_URL_S3", s3.to_string()),
@@ -119,10 +176,15 @@ fn absolute(p: &Path) -> PathBuf {
 struct Running {
     services: Vec<Service>,
     gateway: Option<Arc<Gateway>>,
+    /// The event source mappings' pollers.
+    pollers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     async fn stop(&mut self) {
+        for p in self.pollers.drain(..) {
+            p.abort();
+        }
         if let Some(g) = self.gateway.take() {
             g.shutdown().await;
         }
@@ -139,14 +201,7 @@ pub async fn up(opts: UpOptions) -> Result<(), String> {
         .map_err(|e| format!("cannot read {}: {e}", opts.template.display()))?;
     let template =
         Template::parse(&text).map_err(|e| format!("{}: {e}", opts.template.display()))?;
-    let refs = local_refs();
-    let mut environments = BTreeMap::new();
-    for f in template.served_functions() {
-        environments.insert(
-            f.logical_id.clone(),
-            f.resolve_environment(&refs).map_err(|e| e.0)?,
-        );
-    }
+    check_environments(&template)?;
     let mut missing = Vec::new();
     for binary in template
         .served_functions()
@@ -180,6 +235,7 @@ pub async fn up(opts: UpOptions) -> Result<(), String> {
     let mut running = Running {
         services: Vec::new(),
         gateway: None,
+        pollers: Vec::new(),
     };
     let (ddb, moto) = tokio::join!(
         services::start_dynamodb(&opts.tools_dir, &state_dir),
@@ -195,7 +251,6 @@ pub async fn up(opts: UpOptions) -> Result<(), String> {
     let result = run(
         &opts,
         &template,
-        environments,
         &state_dir,
         &stack_file,
         &kit_file,
@@ -215,7 +270,6 @@ pub async fn up(opts: UpOptions) -> Result<(), String> {
 async fn run(
     opts: &UpOptions,
     template: &Template,
-    environments: BTreeMap<String, BTreeMap<String, String>>,
     state_dir: &Path,
     stack_file: &Path,
     kit_file: &Path,
@@ -273,12 +327,27 @@ async fn run(
         sm_proxy = Some(p.endpoint());
     }
 
+    // The template's queues, in moto (webhooks).
+    let sqs = sqs_client(&sm_endpoint);
+    let queues =
+        crate::esm::create_queues(&sqs, &template.queues, opts.queue_visibility_timeout).await?;
+    let fault_file = state_dir.join("faults.json");
+    std::fs::write(&fault_file, "{}\n")
+        .map_err(|e| format!("cannot write {}: {e}", fault_file.display()))?;
+
     let stack = StackFile {
         environment: ENVIRONMENT,
         region: REGION,
         table_name: TABLE_NAME,
         signing_keys_secret_id: SIGNING_KEYS_SECRET_ID,
         link_key_secret_id: LINK_KEY_SECRET_ID,
+        webhook_key_secret_id: WEBHOOK_KEY_SECRET_ID,
+        sqs_endpoint: sm_endpoint.clone(),
+        queues: queues
+            .iter()
+            .map(|(k, q)| (k.clone(), q.url.clone()))
+            .collect(),
+        fault_injection_file: fault_file.display().to_string(),
         api_base_url: format!("{base_url}/api/v1"),
         token_url: format!("{base_url}/oauth/token"),
         developer_portal_url: format!("{base_url}/docs"),
@@ -405,10 +474,29 @@ async fn run(
 
     // The functions and the gateway.
     let aws = aws_env(&fn_ddb_endpoint, &fn_sm_endpoint, &sm_endpoint);
+    let (refs, overrides) = local_values(&queues, &base_url);
     let mut functions = BTreeMap::new();
     for f in template.served_functions() {
-        let mut env = environments[&f.logical_id].clone();
+        let mut env = f
+            .resolve_environment_with(&refs, &overrides)
+            .map_err(|e| e.0)?;
         env.extend(aws.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        // The fault proxies sit between the API's functions and the emulators; the pipeline's
+        // functions (event source mapping targets) reach them directly and have their own fault
+        // injection (FAULT_INJECTION_FILE), so a proxy fault meant for an API call is never
+        // spent on the pipeline's writes.
+        if template
+            .event_source_mappings
+            .iter()
+            .any(|m| m.function == f.logical_id)
+        {
+            let direct = aws_env(&ddb_endpoint, &sm_endpoint, &sm_endpoint);
+            env.extend(direct.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        }
+        env.insert(
+            "FAULT_INJECTION_FILE".to_string(),
+            fault_file.display().to_string(),
+        );
         for var in ["RUST_LOG", "PATH", "HOME"] {
             if let Ok(v) = std::env::var(var) {
                 env.insert(var.to_string(), v);
@@ -438,6 +526,20 @@ async fn run(
         .append(true)
         .open(state_dir.join("logs/gateway.log"))
         .map_err(|e| format!("cannot open the gateway log: {e}"))?;
+    // The event source mappings (stream -> events function, queue -> sender).
+    let esm_log = LogSink::open(&state_dir.join("logs/esm.log"), "esm", opts.verbose)
+        .map_err(|e| format!("cannot open the event source mappings' log: {e}"))?;
+    let esm = Arc::new(crate::esm::Context {
+        functions: functions.clone(),
+        ddb: ddb_client(&ddb_endpoint),
+        streams: streams_client(&ddb_endpoint),
+        sqs,
+        table_name: TABLE_NAME.to_string(),
+        queues,
+        log: Arc::new(esm_log),
+    });
+    let pollers = crate::esm::start(esm, &template.event_source_mappings).await?;
+    running.pollers = pollers;
     let gateway = Arc::new(
         Gateway::new(
             &template.routes,
@@ -556,6 +658,43 @@ async fn wait_for_stop(
         )),
         r = server => Stop::Failed(format!("the gateway stopped: {r:?}")),
     }
+}
+
+fn credentials() -> aws_sdk_sqs::config::Credentials {
+    aws_sdk_sqs::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "devstack")
+}
+
+fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_sqs::config::Region::new(REGION))
+            .credentials_provider(credentials())
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+fn ddb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_dynamodb::config::Region::new(REGION))
+            .credentials_provider(credentials())
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_dynamodbstreams::config::Region::new(REGION))
+            .credentials_provider(credentials())
+            .endpoint_url(endpoint)
+            .build(),
+    )
 }
 
 fn shell_words(args: &[&str]) -> String {

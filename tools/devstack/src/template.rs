@@ -28,7 +28,7 @@ impl fmt::Display for TemplateError {
 
 impl std::error::Error for TemplateError {}
 
-fn err<T>(msg: impl Into<String>) -> Result<T, TemplateError> {
+pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T, TemplateError> {
     Err(TemplateError(msg.into()))
 }
 
@@ -38,6 +38,9 @@ pub enum EnvValue {
     Literal(String),
     /// `!Ref Name` (or `{"Ref": "Name"}`).
     Ref(String),
+    /// `!Sub "text with ${Name}"`: locally, every `${Name}` must be a known ref, or the variable
+    /// must be one devstack sets itself (`PUBLIC_BASE_URL`: the local gateway's URL).
+    Sub(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +106,10 @@ pub struct Template {
     pub authorizers: BTreeMap<String, AuthorizerDef>,
     /// The API's `GatewayResponses`, by response type (`UNAUTHORIZED`, `DEFAULT_4XX`, ...).
     pub gateway_responses: BTreeMap<String, GatewayResponseDef>,
+    /// `AWS::SQS::Queue` resources (webhooks), by logical id.
+    pub queues: BTreeMap<String, crate::esm::QueueDef>,
+    /// `AWS::Lambda::EventSourceMapping` resources (webhooks).
+    pub event_source_mappings: Vec<crate::esm::MappingDef>,
     /// Logical ids of the template's `AWS::S3::Bucket` resources (devstack creates each in moto).
     pub buckets: Vec<String>,
 }
@@ -216,6 +223,7 @@ impl Template {
             Some(v) => parse_gateway_responses(&api_id, v)?,
         };
 
+        let (queues, event_source_mappings) = crate::esm::parse(resources, &functions)?;
         let mut buckets = Vec::new();
         for (key, resource) in resources {
             if resource.get("Type").and_then(Value::as_str) == Some("AWS::S3::Bucket") {
@@ -228,14 +236,22 @@ impl Template {
             routes,
             authorizers,
             gateway_responses,
+            queues,
+            event_source_mappings,
             buckets,
         })
     }
 
-    /// The functions the gateway may invoke: every route's function and every authorizer's.
+    /// The functions the local stack may invoke: every route's function, every authorizer's, and
+    /// every event source mapping's.
     pub fn served_functions(&self) -> Vec<&FunctionDef> {
         let mut ids: Vec<&str> = self.routes.iter().map(|r| r.function.as_str()).collect();
         ids.extend(self.authorizers.values().map(|a| a.function.as_str()));
+        ids.extend(
+            self.event_source_mappings
+                .iter()
+                .map(|m| m.function.as_str()),
+        );
         ids.sort_unstable();
         ids.dedup();
         ids.into_iter().map(|id| &self.functions[id]).collect()
@@ -245,14 +261,36 @@ impl Template {
 impl FunctionDef {
     /// Resolves the environment: every `!Ref` must be in `refs`, so a new resource or parameter
     /// in the template cannot be silently missing locally.
+    #[cfg(test)]
     pub fn resolve_environment(
         &self,
         refs: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
+        self.resolve_environment_with(refs, &BTreeMap::new())
+    }
+
+    /// `resolve_environment`, where `overrides` sets some variables whatever the template says
+    /// (what devstack knows better locally, e.g. `PUBLIC_BASE_URL`).
+    pub fn resolve_environment_with(
+        &self,
+        refs: &BTreeMap<String, String>,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, TemplateError> {
         let mut out = BTreeMap::new();
         for (name, value) in &self.environment {
+            if let Some(v) = overrides.get(name) {
+                out.insert(name.clone(), v.clone());
+                continue;
+            }
             let resolved = match value {
                 EnvValue::Literal(s) => s.clone(),
+                EnvValue::Sub(text) => substitute(text, refs).map_err(|missing| {
+                    TemplateError(format!(
+                        "{}: environment variable {name} is !Sub with ${{{missing}}}, which the local \
+                         stack does not know; add it to devstack's local values (tools/devstack/src/stack.rs)",
+                        self.logical_id
+                    ))
+                })?,
                 EnvValue::Ref(target) => match refs.get(target) {
                     Some(v) => v.clone(),
                     None => {
@@ -268,6 +306,24 @@ impl FunctionDef {
         }
         Ok(out)
     }
+}
+
+/// `${Name}` replaced by `refs[Name]`; `Err(Name)` for the first unknown one.
+fn substitute(text: &str, refs: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(after.to_string());
+        };
+        let name = &after[..end];
+        out.push_str(refs.get(name).ok_or_else(|| name.to_string())?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn parse_gateway_responses(
@@ -334,12 +390,12 @@ fn parse_gateway_responses(
     Ok(out)
 }
 
-fn key_str(key: &Value) -> Result<&str, TemplateError> {
+pub(crate) fn key_str(key: &Value) -> Result<&str, TemplateError> {
     key.as_str()
         .ok_or_else(|| TemplateError(format!("unexpected non-string key {key:?}")))
 }
 
-fn scalar_string(v: &Value, what: &str) -> Result<String, TemplateError> {
+pub(crate) fn scalar_string(v: &Value, what: &str) -> Result<String, TemplateError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
@@ -348,7 +404,7 @@ fn scalar_string(v: &Value, what: &str) -> Result<String, TemplateError> {
     }
 }
 
-fn parse_u64(v: &Value, what: &str) -> Result<u64, TemplateError> {
+pub(crate) fn parse_u64(v: &Value, what: &str) -> Result<u64, TemplateError> {
     match v {
         Value::Number(n) => n
             .as_u64()
@@ -363,7 +419,7 @@ fn parse_u64(v: &Value, what: &str) -> Result<u64, TemplateError> {
 }
 
 /// `!Ref X` (a YAML tag) or the JSON form `{"Ref": "X"}`.
-fn as_ref_target(v: &Value) -> Option<&str> {
+pub(crate) fn as_ref_target(v: &Value) -> Option<&str> {
     match v {
         Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
         Value::Mapping(m) if m.len() == 1 => m.get("Ref").and_then(Value::as_str),
@@ -372,7 +428,7 @@ fn as_ref_target(v: &Value) -> Option<&str> {
 }
 
 /// `!GetAtt X.Arn` (or `!GetAtt [X, Arn]`, or `{"Fn::GetAtt": ...}`) -> `X`.
-fn getatt_arn_target(v: &Value) -> Option<String> {
+pub(crate) fn getatt_arn_target(v: &Value) -> Option<String> {
     let inner = match v {
         Value::Tagged(tagged) if tagged.tag == "GetAtt" => &tagged.value,
         Value::Mapping(m) if m.len() == 1 => m.get("Fn::GetAtt")?,
@@ -395,9 +451,15 @@ fn env_value(function: &str, name: &str, v: &Value) -> Result<EnvValue, Template
         Value::String(_) | Value::Number(_) | Value::Bool(_) => {
             Ok(EnvValue::Literal(scalar_string(v, name)?))
         }
+        Value::Tagged(tagged) if tagged.tag == "Sub" => match tagged.value.as_str() {
+            Some(text) => Ok(EnvValue::Sub(text.to_string())),
+            None => err(format!(
+                "{function}: environment variable {name} uses the list form of !Sub, which the local stack does not evaluate"
+            )),
+        },
         Value::Tagged(tagged) => err(format!(
             "{function}: environment variable {name} uses !{}, which the local stack does not \
-             evaluate (only !Ref is supported)",
+             evaluate (only !Ref and !Sub are supported)",
             tagged.tag
         )),
         other => err(format!(
@@ -717,9 +779,21 @@ Resources:
 
     #[test]
     fn other_intrinsics_in_environment_are_rejected() {
-        let text = SMALL.replace("RUST_LOG: debug", "RUST_LOG: !Sub \"${Table}\"");
+        let text = SMALL.replace("RUST_LOG: debug", "RUST_LOG: !Join [\"\", [a]]");
         let e = Template::parse(&text).unwrap_err();
-        assert!(e.0.contains("!Sub"), "{e}");
+        assert!(e.0.contains("!Join"), "{e}");
+        // !Sub is evaluated from the local refs, or overridden.
+        let text = SMALL.replace("RUST_LOG: debug", "RUST_LOG: !Sub \"x-${Table}-y\"");
+        let t = Template::parse(&text).unwrap();
+        let f = &t.functions["TokenFn"];
+        assert!(f.resolve_environment(&BTreeMap::new()).is_err());
+        let refs = BTreeMap::from([("Table".to_string(), "t".to_string())]);
+        assert_eq!(f.resolve_environment(&refs).unwrap()["RUST_LOG"], "x-t-y");
+        let over = BTreeMap::from([("RUST_LOG".to_string(), "o".to_string())]);
+        assert_eq!(
+            f.resolve_environment_with(&refs, &over).unwrap()["RUST_LOG"],
+            "o"
+        );
     }
 
     #[test]
@@ -794,8 +868,6 @@ Resources:
         for b in &t.buckets {
             assert!(refs.contains_key(b), "bucket {b} has no local name");
         }
-        for f in t.served_functions() {
-            f.resolve_environment(&refs).unwrap();
-        }
+        crate::stack::check_environments(&t).unwrap();
     }
 }

@@ -56,6 +56,39 @@ const DOCUMENTS_PREFIX: &str = "claims/*";
 /// SDK calls that need no IAM action of their own, or that the store never makes per request.
 const NO_ACTION: &[&str] = &[".transact_write_items()"];
 
+// ---- webhooks (issue 14): the pipeline functions enter the shared code through `processor.` and
+// `sender.` as well; SQS calls go through `queue.<method>(` (shared/src/queue.rs) to the queue
+// named by the function's `WEBHOOK_QUEUE_URL`; the webhook key is read through `webhook_keys()` /
+// `into_webhooks_app()`; an `AWS::Lambda::EventSourceMapping` of the function needs what Lambda's
+// poller does with the function's role (the stream's read actions, or the queue's receive /
+// delete / attributes) and `sqs:SendMessage` to its on-failure destination.
+
+/// SQS calls of shared/src/queue.rs -> IAM action (on the function's `WEBHOOK_QUEUE_URL` queue).
+const SQS_OPERATIONS: &[(&str, &str)] = &[
+    (".send_message()", "sqs:SendMessage"),
+    (".send_message_batch()", "sqs:SendMessage"),
+    (
+        ".change_message_visibility()",
+        "sqs:ChangeMessageVisibility",
+    ),
+    (".delete_message()", "sqs:DeleteMessage"),
+    (".receive_message()", "sqs:ReceiveMessage"),
+];
+
+/// What Lambda's stream poller does with the function's role.
+const STREAM_POLLER: &[&str] = &[
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+];
+/// What Lambda's SQS poller does with the function's role.
+const QUEUE_POLLER: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
+
 type Grant = (String, String); // (action, resource: "table", "index/<name>", "secret:<LogicalId>")
 
 fn root() -> PathBuf {
@@ -300,12 +333,20 @@ fn required_with_bucket(binary: &str, bucket: Option<&str>) -> BTreeSet<Grant> {
         .collect();
     assert!(indexes.len() >= 3, "index names not found in keys.rs");
 
-    let mut methods = store_methods_reached(&service, &calls(&main_squeezed, "app."));
+    let mut roots = calls(&main_squeezed, "app.");
+    roots.extend(calls(&main_squeezed, "processor."));
+    roots.extend(calls(&main_squeezed, "sender."));
+    roots.remove("clone");
+    let mut methods = store_methods_reached(&service, &roots);
     methods.extend(store_methods_reached(
         &oauth,
         &calls(&main_squeezed, "oauth::"),
     ));
-    methods.extend(calls(&main_squeezed, "store."));
+    methods.extend(
+        calls(&main_squeezed, "store.")
+            .into_iter()
+            .filter(|m| m != "clone"),
+    );
     // The public certificate function enters through shared::certificate::Certificates.
     if main_squeezed.contains("shared::certificate::Certificates") {
         let certificate = functions_of(&read("shared/src/certificate/mod.rs"));
@@ -331,11 +372,113 @@ fn required_with_bucket(binary: &str, bucket: Option<&str>) -> BTreeSet<Grant> {
     }
     if main_squeezed.contains("into_app()")
         || main_squeezed.contains("into_claims_app()")
+        || main_squeezed.contains("into_webhooks_app()")
         || main_squeezed.contains("link_keys()")
     {
         out.insert(secret("LinkKeySecret"));
     }
+    if main_squeezed.contains("webhook_keys()") || main_squeezed.contains("into_webhooks_app()") {
+        out.insert(secret("WebhookKeySecret"));
+    }
     out.extend(s3_required(&calls(&main_squeezed, "app."), bucket));
+    out.extend(webhook_required(binary, &service, &roots));
+    out
+}
+
+/// Webhooks (issue 14): SQS through `queue.` on the function's WEBHOOK_QUEUE_URL queue, and what
+/// the pollers of the function's event source mappings do with its role.
+fn webhook_required(
+    binary: &str,
+    service: &BTreeMap<String, String>,
+    roots: &BTreeSet<String>,
+) -> BTreeSet<Grant> {
+    let doc: Value = serde_yaml::from_str(&read("infra/template.yaml")).unwrap();
+    let resources = doc["Resources"].as_mapping().unwrap();
+    let (id, function) = resources
+        .iter()
+        .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("no function with Binary {binary} in the template"));
+    let id = id.as_str().unwrap();
+    let mut out = BTreeSet::new();
+    let queue_methods = reached(service, roots, "queue.");
+    if !queue_methods.is_empty() {
+        let queue = match &function["Properties"]["Environment"]["Variables"]["WEBHOOK_QUEUE_URL"] {
+            Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().unwrap_or("").to_string(),
+            other => panic!(
+                "{binary} sends to the queue but WEBHOOK_QUEUE_URL is not !Ref <Queue>: {other:?}"
+            ),
+        };
+        let queue_src = functions_of(&read("shared/src/queue.rs"));
+        for m in queue_methods {
+            let body = queue_src
+                .get(&m)
+                .unwrap_or_else(|| panic!("queue method {m} not found in shared/src/queue.rs"));
+            for sdk_call in calls(body, ".client.") {
+                let written = format!(".{sdk_call}()");
+                let action = SQS_OPERATIONS
+                    .iter()
+                    .find(|(c, _)| *c == written)
+                    .map(|(_, a)| *a)
+                    .unwrap_or_else(|| panic!("Queue::{m} calls {written}, which iam_policy.rs does not map to an IAM action"));
+                out.insert((action.to_string(), format!("queue:{queue}")));
+            }
+        }
+    }
+    for (_, r) in resources {
+        if r["Type"].as_str() != Some("AWS::Lambda::EventSourceMapping") {
+            continue;
+        }
+        let p = &r["Properties"];
+        let target = match &p["FunctionName"] {
+            Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().unwrap_or(""),
+            _ => "",
+        };
+        if target != id {
+            continue;
+        }
+        let (source, attr) = getatt(&p["EventSourceArn"]).expect("EventSourceArn is !GetAtt");
+        if attr == "StreamArn" {
+            out.extend(
+                STREAM_POLLER
+                    .iter()
+                    .map(|a| (a.to_string(), "stream".to_string())),
+            );
+        } else {
+            out.extend(
+                QUEUE_POLLER
+                    .iter()
+                    .map(|a| (a.to_string(), format!("queue:{source}"))),
+            );
+        }
+        if let Some((dest, _)) = getatt(&p["DestinationConfig"]["OnFailure"]["Destination"]) {
+            out.insert(("sqs:SendMessage".into(), format!("queue:{dest}")));
+        }
+    }
+    out
+}
+
+/// `!GetAtt X.Attr` -> (X, Attr).
+fn getatt(v: &Value) -> Option<(String, String)> {
+    match v {
+        Value::Tagged(t) if t.tag == "GetAtt" => t
+            .value
+            .as_str()?
+            .split_once('.')
+            .map(|(a, b)| (a.to_string(), b.to_string())),
+        _ => None,
+    }
+}
+
+/// Follows `self.f(` inside one file from `roots`; returns every `<prefix>m(` reached.
+fn reached(
+    file: &BTreeMap<String, String>,
+    roots: &BTreeSet<String>,
+    prefix: &str,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for body in bodies_reached(file, roots) {
+        out.extend(calls(body, prefix));
+    }
     out
 }
 
@@ -346,6 +489,17 @@ fn resource_of(function: &str, v: &Value) -> String {
     match v {
         Value::Tagged(t) if t.tag == "GetAtt" && t.value.as_str() == Some("Table.Arn") => {
             "table".into()
+        }
+        Value::Tagged(t) if t.tag == "GetAtt" && t.value.as_str() == Some("Table.StreamArn") => {
+            "stream".into()
+        }
+        Value::Tagged(t)
+            if t.tag == "GetAtt" && t.value.as_str().is_some_and(|a| a.ends_with("Queue.Arn")) =>
+        {
+            format!(
+                "queue:{}",
+                t.value.as_str().unwrap().trim_end_matches(".Arn")
+            )
         }
         Value::Tagged(t)
             if t.tag == "GetAtt" && t.value.as_str().is_some_and(|a| a.ends_with("Bucket.Arn")) =>
@@ -412,6 +566,7 @@ fn granted(function: &str, props: &Value) -> BTreeSet<Grant> {
                     a.starts_with("dynamodb:")
                         || a.starts_with("secretsmanager:")
                         || a.starts_with("s3:")
+                        || a.starts_with("sqs:")
                         || a.contains('*')
                 })
                 .collect();
@@ -516,4 +671,20 @@ fn the_scanner_sees_the_calls_it_must() {
         !claims.iter().any(|(a, _)| a == "s3:GetObject"),
         "{claims:?}"
     );
+    // Webhooks: the queue, the stream poller, the sealing key.
+    let events = required("events");
+    assert!(events.contains(&("sqs:SendMessage".into(), "queue:WebhookQueue".into())));
+    assert!(events.contains(&("sqs:SendMessage".into(), "queue:StreamFailureQueue".into())));
+    assert!(events.contains(&("dynamodb:GetRecords".into(), "stream".into())));
+    let sender = required("sender");
+    assert!(sender.contains(&(
+        "sqs:ChangeMessageVisibility".into(),
+        "queue:WebhookQueue".into()
+    )));
+    assert!(sender.contains(&("sqs:ReceiveMessage".into(), "queue:WebhookQueue".into())));
+    assert!(sender.contains(&(
+        "secretsmanager:GetSecretValue".into(),
+        "secret:WebhookKeySecret".into()
+    )));
+    assert!(required("webhooks").contains(&("dynamodb:DeleteItem".into(), "table".into())));
 }

@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: ops::ClientCommand,
     },
+    /// A partner's webhook endpoints: list, disable, enable, delivery attempts.
+    Webhook {
+        #[command(subcommand)]
+        command: ops::WebhookCommand,
+    },
     /// The audit log of operator actions.
     Audit {
         #[command(subcommand)]
@@ -402,10 +407,22 @@ async fn keys_init(ctx: &Ctx) -> Result<Outcome, Failure> {
         || serde_json::to_string(&LinkKeyRecord::generate()).expect("serialises"),
     )
     .await?;
-    Ok(Outcome {
-        json: serde_json::json!({"signing_keys_secret": {"id": signing, "status": s_what}, "link_key_secret": {"id": link, "status": l_what}}),
-        text: format!("signing keys secret {signing}: {s_what}\nlink key secret {link}: {l_what}"),
-    })
+    let mut json = serde_json::json!({"signing_keys_secret": {"id": signing, "status": s_what}, "link_key_secret": {"id": link, "status": l_what}});
+    let mut text =
+        format!("signing keys secret {signing}: {s_what}\nlink key secret {link}: {l_what}");
+    // Webhooks (issue 14): the key that seals endpoint secrets (same form as the link key).
+    if let Some(webhook) = &ctx.target.webhook_key_secret_id {
+        let w_what = ensure_secret(
+            &ctx.secrets,
+            webhook,
+            |s| serde_json::from_str::<LinkKeyRecord>(s).is_ok_and(|k| k.bytes().is_ok()),
+            || serde_json::to_string(&LinkKeyRecord::generate()).expect("serialises"),
+        )
+        .await?;
+        json["webhook_key_secret"] = serde_json::json!({"id": webhook, "status": w_what});
+        text.push_str(&format!("\nwebhook key secret {webhook}: {w_what}"));
+    }
+    Ok(Outcome { json, text })
 }
 
 async fn run(cli: Cli) -> Result<Outcome, Failure> {
@@ -428,6 +445,7 @@ async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Client { command } => ops::client(&ctx, command).await,
         Command::Audit { command } => ops::audit(&ctx, command).await,
         Command::Migrate { command } => ops::migrate(&ctx, command).await,
+        Command::Webhook { command } => ops::webhook(&ctx, command).await,
         Command::Claim { command } => ops::claim(&ctx, command).await,
         Command::Bucket {
             command:

@@ -54,6 +54,9 @@ pub struct Target {
     pub signing_keys_secret_id: Option<String>,
     #[arg(long, global = true, env = "PARTNER_API_LINK_KEY_SECRET_ID")]
     pub link_key_secret_id: Option<String>,
+    /// The secret holding the key that seals webhook endpoint secrets (`WebhookKeySecretId` output).
+    #[arg(long, global = true, env = "PARTNER_API_WEBHOOK_KEY_SECRET_ID")]
+    pub webhook_key_secret_id: Option<String>,
     /// The API base URL partners call, ending in /api/v1 (goes into credentials kits).
     #[arg(long, global = true, env = "PARTNER_API_BASE_URL")]
     pub api_base_url: Option<String>,
@@ -122,6 +125,7 @@ impl Target {
                 region: file.region.or(self.region),
                 signing_keys_secret_id: self.signing_keys_secret_id.or(file.signing_keys_secret_id),
                 link_key_secret_id: self.link_key_secret_id.or(file.link_key_secret_id),
+                webhook_key_secret_id: self.webhook_key_secret_id.or(file.webhook_key_secret_id),
                 api_base_url: self.api_base_url.or(file.api_base_url),
                 token_url: self.token_url.or(file.token_url),
                 claims_bucket: self.claims_bucket.or(file.claims_bucket),
@@ -155,6 +159,7 @@ impl Target {
         self.table_name = self.table_name.or(get("TableName"));
         self.signing_keys_secret_id = self.signing_keys_secret_id.or(get("SigningKeysSecretId"));
         self.link_key_secret_id = self.link_key_secret_id.or(get("LinkKeySecretId"));
+        self.webhook_key_secret_id = self.webhook_key_secret_id.or(get("WebhookKeySecretId"));
         self.api_base_url = self.api_base_url.or(get("ApiBaseUrl").map(|u| {
             let u = u.trim_end_matches('/');
             if u.ends_with("/api/v1") {

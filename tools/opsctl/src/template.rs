@@ -18,7 +18,15 @@ struct TableProperties {
     #[serde(default)]
     global_secondary_indexes: Vec<Gsi>,
     #[serde(default)]
+    stream_specification: Option<StreamSpec>,
+    #[serde(default)]
     time_to_live_specification: Option<Ttl>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamSpec {
+    stream_view_type: String,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +121,17 @@ pub fn create_table(
         .table_name(table_name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_key_schema(Some(key_schema(&p.key_schema)?));
+    if let Some(st) = &p.stream_specification {
+        req = req.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(
+                    st.stream_view_type.as_str(),
+                ))
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
     for a in &p.attribute_definitions {
         req = req.attribute_definitions(
             AttributeDefinition::builder()

@@ -10,6 +10,7 @@ mod keys;
 mod migrate;
 mod partners;
 mod products;
+mod webhooks;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64U;
 use base64::Engine;
@@ -29,6 +30,7 @@ pub use keys::keys_rotate;
 pub use migrate::{migrate, template_command, MigrateCommand};
 pub use partners::{partner, PartnerCommand};
 pub use products::{product, ProductCommand};
+pub use webhooks::{webhook, WebhookCommand};
 
 // ---- command line -------------------------------------------------------------------------
 
