@@ -1,15 +1,23 @@
-//! A partner's deliveries, newest first, from the sharded list indexes (`keys.rs`, "list
-//! indexes"): one query per shard, side by side, merged by sort key into one exact page.
+//! Lists over keys split into shards, newest first: a partner's deliveries from the sharded
+//! list indexes (`keys.rs`, "list indexes"), and its event log and delivery attempts
+//! (`keys.rs`, "event log"; `webhooks.rs`). One query per shard, side by side, merged by sort
+//! key into one exact page (`fan_out`, the one merge every sharded list uses).
 //!
-//! A page's items are the newest of the union: a shard asked for `limit` items answers its
-//! newest `limit`, and an item a shard did not return is older than everything it returned.
-//! With `policy_status` (a filter applied after the read) a shard may evaluate items it does
-//! not return; its answer is then complete only down to the last item it evaluated, so the
-//! merge stops at the newest such frontier among the shards that have more, and the page may
-//! hold fewer than `limit` items (as documented for that filter). `ListPosition` records, for
-//! each shard with more to read, where it resumes; it is what the sealed cursor carries.
+//! A shard answers its newest items, and an item a shard did not return is older than
+//! everything it returned. So a shard that has more is complete only down to the last item it
+//! evaluated (its frontier), and the merge stops at the newest frontier among the shards that
+//! have more. A shard is asked for about its share of the page (`shard_limit`: the page's size
+//! over the shards, plus a margin), not the whole page, which reads several times fewer items
+//! (issue 17: the list's read units); should the merged page come out short because one shard
+//! held more than that share, the shards are asked again from where the page stopped, so an
+//! unfiltered page is always full while more exists. With a filter applied after the read
+//! (`policy_status`, an event type) a shard is asked for the whole page and asked once: such a
+//! page may hold fewer than `limit` items (as documented for those filters). `ListPosition`
+//! records, for each shard with more to read, where it resumes; it is what the sealed cursor
+//! carries.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -35,28 +43,132 @@ pub struct ListQuery {
 pub struct ListPosition(pub BTreeMap<u8, Option<String>>);
 
 impl ListPosition {
-    /// The first page: every shard from its newest item.
+    /// The first page of a delivery list: every shard from its newest item.
     pub fn start() -> Self {
-        ListPosition((0..keys::LIST_SHARDS).map(|s| (s, None)).collect())
+        Self::start_of(keys::LIST_SHARDS)
     }
 
-    /// A position this code could have produced (a cursor is sealed, so anything else is a bug
-    /// or a cursor of an older layout).
+    /// The first page of a list over `shards` shards.
+    pub fn start_of(shards: u8) -> Self {
+        ListPosition((0..shards).map(|s| (s, None)).collect())
+    }
+
+    /// A position of a delivery list this code could have produced (a cursor is sealed, so
+    /// anything else is a bug or a cursor of an older layout).
     pub fn is_valid(&self) -> bool {
-        self.0.keys().all(|s| *s < keys::LIST_SHARDS)
-            && self
-                .0
-                .values()
-                .flatten()
-                .all(|sk| keys::list_sk_tracking_number(sk).is_some())
+        self.is_valid_for(keys::LIST_SHARDS, |sk| {
+            keys::list_sk_tracking_number(sk).is_some()
+        })
+    }
+
+    /// A position of a list over `shards` shards whose sort keys pass `sk_ok`.
+    pub fn is_valid_for(&self, shards: u8, sk_ok: impl Fn(&str) -> bool) -> bool {
+        self.0.keys().all(|s| *s < shards) && self.0.values().flatten().all(|sk| sk_ok(sk))
     }
 }
 
 /// One shard's answer: its items with their sort keys (newest first), and the sort key of the
 /// last item it evaluated when it has more.
-struct ShardPage {
+pub(super) struct ShardPage {
     items: Vec<(String, Item)>,
     more_after: Option<String>,
+}
+
+impl ShardPage {
+    /// A query's answer, each item's sort key read from `sk_attr`.
+    pub(super) fn of(
+        items: Option<Vec<Item>>,
+        last_evaluated_key: Option<Item>,
+        sk_attr: &str,
+    ) -> Result<Self, StoreError> {
+        let sk_of = |i: &Item| -> Option<String> {
+            i.get(sk_attr)
+                .and_then(|v: &AttributeValue| v.as_s().ok())
+                .cloned()
+        };
+        let more_after = last_evaluated_key.as_ref().and_then(sk_of);
+        let items = items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| {
+                sk_of(&i)
+                    .map(|sk| (sk, i))
+                    .ok_or_else(|| StoreError::Internal("a list item without its sort key".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ShardPage { items, more_after })
+    }
+}
+
+/// How many items to ask one of `shards` shards for, for a page of `limit` (`filtered`: a
+/// filter is applied after the read, so the whole page). Unfiltered, the page's share plus a
+/// margin of four standard deviations of that share and two: with items spread evenly over the
+/// shards (the shard is a hash), a shard rarely holds more of a page than that, and when it
+/// does, `fan_out` asks again.
+pub(super) fn shard_limit(limit: usize, shards: u8, filtered: bool) -> usize {
+    let shards = f64::from(shards.max(1));
+    let share = limit as f64 / shards;
+    let margin = 4.0 * (share * (1.0 - 1.0 / shards)).sqrt() + 2.0;
+    if filtered {
+        limit
+    } else {
+        ((share + margin).ceil() as usize).clamp(1, limit.max(1))
+    }
+}
+
+/// Asking again for a short unfiltered page stops after this many rounds (the page is then
+/// returned short, with its cursor: still exact, nothing skipped).
+const MAX_ROUNDS: usize = 4;
+
+/// One page of a sharded list, newest first, from `from`, and where the next page starts
+/// (`None`: nothing more). `query(shard, after, limit)` reads one shard: up to `limit` items
+/// older than the sort key `after` (`None`: from its newest), newest first. The shards of a
+/// round are queried side by side.
+pub(super) async fn fan_out<F, Fut>(
+    from: &ListPosition,
+    limit: usize,
+    filtered: bool,
+    shards: u8,
+    query: F,
+) -> Result<(Vec<Item>, Option<ListPosition>), StoreError>
+where
+    F: Fn(u8, Option<String>, i32) -> Fut,
+    Fut: Future<Output = Result<ShardPage, StoreError>> + Send + 'static,
+{
+    let mut out: Vec<Item> = Vec::with_capacity(limit);
+    let mut position = from.clone();
+    for _ in 0..if filtered { 1 } else { MAX_ROUNDS } {
+        let want = limit - out.len();
+        let per_shard = shard_limit(want, shards, filtered) as i32;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (&shard, after) in &position.0 {
+            let q = query(shard, after.clone(), per_shard);
+            tasks.spawn(async move { (shard, q.await) });
+        }
+        let mut pages: BTreeMap<u8, ShardPage> = BTreeMap::new();
+        while let Some(done) = tasks.join_next().await {
+            let (shard, page) =
+                done.map_err(|e| StoreError::Internal(format!("list query task: {e}")))?;
+            pages.insert(shard, page?);
+        }
+        let (chosen, next) = merge(&pages, &position, want);
+        for (shard, i) in chosen {
+            let item = std::mem::take(
+                &mut pages
+                    .get_mut(&shard)
+                    .expect("a chosen shard answered")
+                    .items[i]
+                    .1,
+            );
+            out.push(item);
+        }
+        match next {
+            None => return Ok((out, None)),
+            Some(next) if out.len() >= limit => return Ok((out, Some(next))),
+            Some(next) => position = next,
+        }
+    }
+    Ok((out, Some(position)))
 }
 
 impl Store {
@@ -68,22 +180,18 @@ impl Store {
         q: &ListQuery,
         from: &ListPosition,
     ) -> Result<(Vec<DeliveryRecord>, Option<ListPosition>), StoreError> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (&shard, after) in &from.0 {
-            let query = self.shard_query(partner_id, q, shard, after.as_deref());
-            tasks.spawn(async move { (shard, query.await) });
-        }
-        let mut pages: BTreeMap<u8, ShardPage> = BTreeMap::new();
-        while let Some(done) = tasks.join_next().await {
-            let (shard, page) =
-                done.map_err(|e| StoreError::Internal(format!("list query task: {e}")))?;
-            pages.insert(shard, page?);
-        }
-        let (chosen, next) = merge(&pages, from, q.limit as usize);
-        let mut out = Vec::with_capacity(chosen.len());
-        for (shard, i) in chosen {
-            out.push(from_item(pages[&shard].items[i].1.clone())?);
-        }
+        let (items, next) = fan_out(
+            from,
+            q.limit.max(1) as usize,
+            q.policy_status.is_some(),
+            keys::LIST_SHARDS,
+            |shard, after, limit| self.shard_query(partner_id, q, shard, after.as_deref(), limit),
+        )
+        .await?;
+        let out = items
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((out, next))
     }
 
@@ -94,6 +202,7 @@ impl Store {
         q: &ListQuery,
         shard: u8,
         after: Option<&str>,
+        limit: i32,
     ) -> impl std::future::Future<Output = Result<ShardPage, StoreError>> + Send + 'static {
         let (index, pk_attr, pk) = match q.delivery_status {
             Some(st) => (
@@ -115,7 +224,7 @@ impl Store {
             .table_name(&self.table)
             .index_name(index)
             .scan_index_forward(false)
-            .limit(q.limit)
+            .limit(limit)
             .expression_attribute_values(":pk", s(pk.clone()));
         match (&q.created_from, &q.created_to) {
             (Some(from), Some(to)) => {
@@ -154,23 +263,7 @@ impl Store {
         let req = req.key_condition_expression(cond);
         async move {
             let out = req.send().await.map_err(|e| classify("Query", e))?;
-            let sk_of = |i: &Item| -> Option<String> {
-                i.get(sk_attr)
-                    .and_then(|v: &AttributeValue| v.as_s().ok())
-                    .cloned()
-            };
-            let more_after = out.last_evaluated_key.as_ref().and_then(sk_of);
-            let items = out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(|i| {
-                    sk_of(&i).map(|sk| (sk, i)).ok_or_else(|| {
-                        StoreError::Internal("a list item without its sort key".into())
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(ShardPage { items, more_after })
+            ShardPage::of(out.items, out.last_evaluated_key, sk_attr)
         }
     }
 }
@@ -272,6 +365,116 @@ mod tests {
         let next = next.unwrap();
         assert_eq!(next.0[&0], Some("6#x".into()), "resume after the frontier");
         assert_eq!(next.0[&1], None, "shard 1 read again from where it was");
+    }
+
+    /// `fan_out` over in-memory shards (each: sort keys, newest first), counting the queries
+    /// and the items they read.
+    async fn run(
+        shards: &BTreeMap<u8, Vec<String>>,
+        limit: usize,
+        from: &ListPosition,
+    ) -> (Vec<String>, Option<ListPosition>, usize, usize) {
+        let queries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (items, next) = fan_out(from, limit, false, 8, |shard, after, n| {
+            let all = shards.get(&shard).cloned().unwrap_or_default();
+            let (queries, read) = (queries.clone(), read.clone());
+            async move {
+                let rest: Vec<String> = all
+                    .into_iter()
+                    .filter(|sk| after.as_ref().is_none_or(|a| sk < a))
+                    .collect();
+                let n = n as usize;
+                let items: Vec<(String, Item)> = rest
+                    .iter()
+                    .take(n)
+                    .map(|sk| (sk.clone(), [("sk".to_string(), s(sk.clone()))].into()))
+                    .collect();
+                queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                read.fetch_add(items.len(), std::sync::atomic::Ordering::Relaxed);
+                let more_after = (rest.len() > n).then(|| items.last().unwrap().0.clone());
+                Ok(ShardPage { items, more_after })
+            }
+        })
+        .await
+        .unwrap();
+        let sks = items
+            .iter()
+            .map(|i| i["sk"].as_s().unwrap().clone())
+            .collect();
+        (
+            sks,
+            next,
+            queries.load(std::sync::atomic::Ordering::Relaxed),
+            read.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    #[tokio::test]
+    async fn pages_are_full_exact_and_read_about_their_share_of_each_shard() {
+        // 400 items spread over 8 shards by a hash, newest = highest.
+        let mut shards: BTreeMap<u8, Vec<String>> = BTreeMap::new();
+        for i in 0..400u32 {
+            let sk = format!("{i:04}#t{i}");
+            shards
+                .entry(keys::list_shard(&format!("t{i}")))
+                .or_default()
+                .push(sk);
+        }
+        for v in shards.values_mut() {
+            v.sort_by(|a, b| b.cmp(a));
+        }
+        let mut expected: Vec<String> = shards.values().flatten().cloned().collect();
+        expected.sort_by(|a, b| b.cmp(a));
+        let mut from = ListPosition::start();
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let (sks, next, queries, read) = run(&shards, 50, &from).await;
+            pages += 1;
+            assert_eq!(queries, 8, "one round of one query per shard");
+            assert!(read <= 8 * shard_limit(50, 8, false), "{read} items read");
+            seen.extend(sks);
+            match next {
+                Some(n) => from = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "every item once, newest first");
+        assert_eq!(pages, 8, "full pages");
+    }
+
+    #[tokio::test]
+    async fn a_shard_holding_more_than_its_share_is_asked_again() {
+        // Shard 0 holds the 40 newest items; the others one older item each.
+        let mut shards: BTreeMap<u8, Vec<String>> = BTreeMap::new();
+        shards.insert(0, (0..40).rev().map(|i| format!("9{i:03}#a{i}")).collect());
+        for sh in 1..8u8 {
+            shards.insert(sh, vec![format!("1{sh:03}#b{sh}")]);
+        }
+        let (sks, next, queries, _) = run(&shards, 50, &ListPosition::start()).await;
+        assert_eq!(sks.len(), 47, "the whole list, in one page");
+        assert!(sks.windows(2).all(|w| w[0] > w[1]));
+        assert!(next.is_none());
+        assert!(queries > 8, "a second round: {queries} queries");
+        let (sks, next, _, _) = run(&shards, 30, &ListPosition::start()).await;
+        assert_eq!(sks.len(), 30, "full page");
+        let (rest, none, _, _) = run(&shards, 30, &next.unwrap()).await;
+        assert_eq!(rest.len(), 17);
+        assert!(none.is_none() && rest[0] < sks[29]);
+    }
+
+    #[test]
+    fn shards_are_asked_for_their_share_with_a_margin() {
+        assert_eq!(shard_limit(50, 8, false), 18);
+        assert_eq!(
+            shard_limit(50, 8, true),
+            50,
+            "a filtered page reads the whole page"
+        );
+        assert_eq!(shard_limit(1, 8, false), 1);
+        assert_eq!(shard_limit(100, 8, false), 28);
+        assert!(shard_limit(20, 8, false) <= 20);
     }
 
     #[test]
