@@ -161,23 +161,66 @@ pub fn endpoint_count(partner_id: &str) -> (String, String) {
     (webhooks_pk(partner_id), ENDPOINT_COUNT_SK.into())
 }
 
-/// The event log of one partner: sort key = the event id (a ULID: sorted by time).
-pub fn events_pk(partner_id: &str) -> String {
-    format!("EVENTS#{partner_id}")
+// The event log (issue 14), split like the list keys (issue 17): at the issue's peak a large
+// partner makes ~1,389 events/s (about 6 per lifecycle), each Put 1 to 2 write units, over
+// DynamoDB's 1,000 WCU/s per partition on one key (bench/RESULTS.md, "Hot keys"). So the log is
+// `EVENT_LOG_SHARDS` keys `EVENTS#<partner_id>#<shard>`, the shard a fixed function of the
+// resource id (one resource's events stay on one key), and the list queries every shard and
+// merges (`lists.rs`). The shard is also written into the event id (the top bits of the ULID's
+// random part, `webhooks::event::event_id`), so `GET /events/{id}` and redeliver find the key
+// from the id alone: one GetItem. Part of the stored layout, like the key strings.
+
+/// Shards of a partner's event log.
+pub const EVENT_LOG_SHARDS: u8 = 8;
+/// Bits of the ULID's random part (from the top) that carry the shard: `EVENT_LOG_SHARDS` is
+/// `1 << EVENT_SHARD_BITS`.
+pub const EVENT_SHARD_BITS: u32 = 3;
+
+/// The event log shard of a resource (`delivery` + tracking number, `claim` + claim id): the
+/// first byte of the SHA-256 of `<kind>#<id>`, modulo `EVENT_LOG_SHARDS`.
+pub fn event_log_shard(resource_kind: &str, resource_id: &str) -> u8 {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(resource_kind.as_bytes())
+        .chain_update(b"#")
+        .chain_update(resource_id.as_bytes())
+        .finalize()[0]
+        % EVENT_LOG_SHARDS
 }
 
-pub fn event(partner_id: &str, event_id: &str) -> (String, String) {
-    (events_pk(partner_id), event_id.to_string())
+/// The shard an event id carries (`None`: not an `evt_` ULID).
+pub fn event_id_shard(event_id: &str) -> Option<u8> {
+    let ulid = ulid::Ulid::from_string(event_id.strip_prefix("evt_")?).ok()?;
+    Some((ulid.random() >> (80 - EVENT_SHARD_BITS)) as u8)
 }
 
-/// The delivery attempts to one endpoint, sorted by time.
-pub fn attempts_pk(partner_id: &str, endpoint_id: &str) -> String {
-    format!("ATTEMPTS#{partner_id}#{endpoint_id}")
+/// One shard of a partner's event log: sort key = the event id (a ULID: sorted by time).
+pub fn events_pk(partner_id: &str, shard: u8) -> String {
+    format!("EVENTS#{partner_id}#{shard}")
 }
 
-pub fn attempt(partner_id: &str, endpoint_id: &str, at: &str, nonce: &str) -> (String, String) {
+/// The key of a logged event (`None`: the id is no event id, so no event has it).
+pub fn event(partner_id: &str, event_id: &str) -> Option<(String, String)> {
+    let shard = event_id_shard(event_id)?;
+    Some((events_pk(partner_id, shard), event_id.to_string()))
+}
+
+/// The delivery attempts to one endpoint, sorted by time, split like the event log and by the
+/// same shard (the one the event id carries): every event a partner's endpoint subscribes to
+/// makes at least one attempt, ~1,389/s at the peak on one key otherwise.
+pub fn attempts_pk(partner_id: &str, endpoint_id: &str, shard: u8) -> String {
+    format!("ATTEMPTS#{partner_id}#{endpoint_id}#{shard}")
+}
+
+pub fn attempt(
+    partner_id: &str,
+    endpoint_id: &str,
+    shard: u8,
+    at: &str,
+    nonce: &str,
+) -> (String, String) {
     (
-        attempts_pk(partner_id, endpoint_id),
+        attempts_pk(partner_id, endpoint_id, shard),
         format!("{at}#{nonce}"),
     )
 }
