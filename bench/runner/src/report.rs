@@ -606,7 +606,9 @@ fn before_after(r: &Results) -> String {
 /// The per-key arithmetic of a large partner at peak (issue 17), from the measured write units
 /// per index.
 fn hot_keys(r: &Results) -> String {
-    use shared::store::keys::{BY_CREATED, BY_POLICY, BY_STATUS, LIST_SHARDS};
+    use shared::store::keys::{
+        BY_CREATED, BY_POLICY, BY_STATUS, EVENT_LOG_SHARDS, EVENT_SHARD_BITS, LIST_SHARDS,
+    };
     let mut o = String::new();
     const PARCELS_PER_DAY: f64 = 2_000_000.0; // also written out in the text below
     const PEAK: f64 = 10.0;
@@ -733,19 +735,55 @@ fn hot_keys(r: &Results) -> String {
         z(unit("submit", BY_POLICY)) / 86_400.0,
         None,
     );
+    // ---- the event log and delivery attempts (issue 14), split like the list keys ----------
+    // Worst case: every tracking update changes the status, so each lifecycle makes
+    // 1 (policy.issued) + `updates` events. An event item holds the delivery view (~2 KB:
+    // 2 WRU, as the webhooks section prices it); an attempt record is under 1 KB (1 WRU), one
+    // per event and subscribed endpoint, two when the first attempt fails (the schedule's
+    // immediate retry).
+    let events = submits * (1.0 + updates);
+    let log_shards = EVENT_LOG_SHARDS as f64;
+    row(
+        &mut o,
+        "event log `EVENTS#<partner>`",
+        &format!(
+            "every event of the partner ({events:.0}/s: 1 + {updates} per lifecycle), 2 WRU each"
+        ),
+        events * 2.0,
+        Some(events * 2.0 / log_shards),
+    );
+    row(
+        &mut o,
+        "attempts `ATTEMPTS#<partner>#<endpoint>`",
+        "one attempt per event to an endpoint subscribed to all (1 WRU); a failing endpoint two",
+        events * 2.0,
+        Some(events * 2.0 / log_shards),
+    );
     let (_, index_item) = r.item_bytes;
     let page_rcu = |limit: f64| (limit * index_item as f64 / 4096.0).ceil() * 0.5;
+    let share = shared::store::shard_limit(50, LIST_SHARDS, false) as f64;
     let _ = writeln!(
         o,
-        "\nReads: a list page reads at most `limit` index items per shard (≈ {index_item} bytes \
-         each, eventually consistent: 0.5 RCU per 4 KB), {} RCU per shard for a page of 50, so \
-         one shard key serves about {:.0} pages/s before 3,000 RCU/s; gets and tracking reads \
-         land on each delivery's own key. The event log of issue 14 (`EVENTS#<partner>`, about 6 \
-         events per lifecycle: {:.0} writes/s at this peak, at least 1 WRU each) needs the same \
-         split when it lands.\n",
-        page_rcu(50.0),
-        3000.0 / page_rcu(50.0),
-        submits * 6.0
+        "\nThe event log and the attempts are split {EVENT_LOG_SHARDS} ways \
+         (`EVENTS#<partner>#<shard>`, `ATTEMPTS#<partner>#<endpoint>#<shard>`), the shard a hash \
+         of the resource (`keys::event_log_shard`: one resource's events share a key) carried in \
+         the event id (the top {EVENT_SHARD_BITS} bits of its ULID's random part), so reading or \
+         redelivering one event is one GetItem; `GET /events` and an endpoint's deliveries fan \
+         out and merge like the delivery list. The endpoint items (`WEBHOOKS#<partner>`) are \
+         read by the sender once per delivery job (a consistent GetItem, 1 RCU): {events:.0} \
+         RCU/s per endpoint subscribed to every event, under 3,000 per item but over it per key \
+         from three such endpoints (not split: see the report of the cost merge).\n"
+    );
+    let _ = writeln!(
+        o,
+        "Reads: a list page asks each shard for about its share of the page ({share:.0} index \
+         items for a page of 50, `lists::shard_limit`; asked again in the rare case one shard \
+         holds more; a page filtered after the read, by `policy_status`, reads `limit` per \
+         shard), ≈ {index_item} bytes each, eventually consistent: 0.5 RCU per 4 KB, at most {} \
+         RCU per shard for a page of 50, so one shard key serves about {:.0} pages/s before \
+         3,000 RCU/s; gets and tracking reads land on each delivery's own key.\n",
+        page_rcu(share),
+        3000.0 / page_rcu(share),
     );
     o
 }

@@ -105,7 +105,7 @@ impl ShardPage {
 /// margin of four standard deviations of that share and two: with items spread evenly over the
 /// shards (the shard is a hash), a shard rarely holds more of a page than that, and when it
 /// does, `fan_out` asks again.
-pub(super) fn shard_limit(limit: usize, shards: u8, filtered: bool) -> usize {
+pub fn shard_limit(limit: usize, shards: u8, filtered: bool) -> usize {
     let shards = f64::from(shards.max(1));
     let share = limit as f64 / shards;
     let margin = 4.0 * (share * (1.0 - 1.0 / shards)).sqrt() + 2.0;

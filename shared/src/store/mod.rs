@@ -26,7 +26,7 @@ use serde::Serialize;
 pub use blob::decode_json as decode_compressed_attribute;
 pub use deliveries::Inserted;
 pub use delivery_layout::INLINE_EVENTS_MAX_BYTES;
-pub use lists::{ListPosition, ListQuery};
+pub use lists::{shard_limit, ListPosition, ListQuery};
 pub use products::{LegacyMigration, ProductRecord};
 pub use records::{
     still_valid, AuditRecord, ClientRecord, DeliveryRecord, EventBatchRecord, PartnerRecord,
