@@ -336,6 +336,52 @@ mod tests {
         assert_eq!(back, rec);
     }
 
+    /// The events function reads stream images (JSON, binary attributes in base64, as Lambda
+    /// delivers them) through `DeliveryRecord`: the compact layout and the one before issue 17.
+    #[test]
+    fn stream_images_of_both_layouts_read_into_the_record_and_make_the_events() {
+        use crate::webhooks::event::{delivery_events, EventType};
+        let rec = record();
+        let image = |item: Item| -> serde_dynamo::Item {
+            // The SDK's item -> Lambda's stream JSON -> the image the events function gets.
+            let lambda = serde_dynamo::Item::from(item);
+            let json = serde_json::to_string(&lambda).unwrap();
+            serde_json::from_str(&json).unwrap()
+        };
+        let old_item = with_pk(serde_dynamo::to_item(&rec).unwrap(), &rec);
+        let mut next = rec.clone();
+        next.version += 1;
+        next.delivery_status = DeliveryStatus::InDelivery;
+        next.updated_at = "2026-12-01T00:02:00.000Z".into();
+        let new_item = with_pk(serde_dynamo::to_item(&next).unwrap(), &next);
+        let json = serde_json::to_string(&serde_dynamo::Item::from(old_item.clone())).unwrap();
+        assert!(
+            json.contains(r#""d":{"B":""#),
+            "binary attributes as base64: {json}"
+        );
+        let old: DeliveryRecord = serde_dynamo::from_item(image(old_item)).unwrap();
+        let new: DeliveryRecord = serde_dynamo::from_item(image(new_item)).unwrap();
+        assert_eq!((&old, &new), (&rec, &next));
+        let events = delivery_events(Some(&old), &new, &serde_json::json!({}));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::DeliveryStatusChanged);
+        assert_eq!(events[0].data["previous_status"], "in_process");
+        // An item of the layout before issue 17, as its stream image.
+        let legacy: Item = serde_dynamo::to_item(serde_json::json!({
+            "pk": keys::delivery_pk(&rec.partner_id, rec.submission.tracking_number.as_str()),
+            "sk": "DELIVERY", "partner_id": rec.partner_id, "submission": rec.submission,
+            "fingerprint": rec.fingerprint, "policy": rec.policy, "delivery_status": "in_process",
+            "created_at": rec.created_at, "updated_at": rec.updated_at, "version": 3,
+        }))
+        .unwrap();
+        let legacy: DeliveryRecord = serde_dynamo::from_item(image(legacy)).unwrap();
+        assert_eq!(legacy.submission, rec.submission);
+        assert_eq!(
+            delivery_events(None, &legacy, &serde_json::json!({}))[0].event_type,
+            EventType::PolicyIssued
+        );
+    }
+
     #[test]
     fn the_plain_policy_status_wins() {
         let rec = record();

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
 use super::lists::{fan_out, ShardPage};
 use super::{
@@ -396,9 +397,9 @@ impl Store {
         limit: i32,
         from: &ListPosition,
     ) -> Result<Page<EventRecord>, StoreError> {
-        let query = |shard: u8, after: Option<String>, limit: i32| {
+        self.sharded_page(from, limit, event_type.is_some(), |shard| {
             let pk = keys::events_pk(partner_id, shard);
-            let mut req = self
+            let req = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -406,27 +407,44 @@ impl Store {
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .expression_attribute_values(":lo", s(lowest_id))
                 .expression_attribute_values(":hi", s(highest_id))
-                .expression_attribute_values(":now", n(now_unix.max(0) as u64))
-                .scan_index_forward(false)
-                .limit(limit)
-                .set_exclusive_start_key(after.map(|sk| table_key(pk, sk)));
-            req = match event_type {
+                .expression_attribute_values(":now", n(now_unix.max(0) as u64));
+            let req = match event_type {
                 Some(t) => req
                     .filter_expression("expires_at > :now AND event_type = :t")
                     .expression_attribute_values(":t", s(t)),
                 None => req.filter_expression("expires_at > :now"),
             };
-            async move {
-                let out = req.send().await.map_err(|e| classify("Query", e))?;
-                ShardPage::of(out.items, out.last_evaluated_key, keys::SK)
-            }
-        };
+            (pk, req)
+        })
+        .await
+    }
+
+    /// A page of a list over `EVENT_LOG_SHARDS` keys of the table, newest first:
+    /// `query(shard)` is one shard's query (and its partition key) without order, limit or
+    /// start, which `lists::fan_out` sets; it runs one per shard side by side and merges them.
+    async fn sharded_page<T: serde::de::DeserializeOwned>(
+        &self,
+        from: &ListPosition,
+        limit: i32,
+        filtered: bool,
+        query: impl Fn(u8) -> (String, QueryFluentBuilder),
+    ) -> Result<Page<T>, StoreError> {
         let (items, next) = fan_out(
             from,
             limit.max(1) as usize,
-            event_type.is_some(),
+            filtered,
             keys::EVENT_LOG_SHARDS,
-            query,
+            |shard, after, limit| {
+                let (pk, req) = query(shard);
+                let req = req
+                    .scan_index_forward(false)
+                    .limit(limit)
+                    .set_exclusive_start_key(after.map(|sk| table_key(pk, sk)));
+                async move {
+                    let out = req.send().await.map_err(|e| classify("Query", e))?;
+                    ShardPage::of(out.items, out.last_evaluated_key, keys::SK)
+                }
+            },
         )
         .await?;
         page(items, next)
@@ -465,7 +483,7 @@ impl Store {
         limit: i32,
         from: &ListPosition,
     ) -> Result<Page<AttemptRecord>, StoreError> {
-        let query = |shard: u8, after: Option<String>, limit: i32| {
+        self.sharded_page(from, limit, false, |shard| {
             let pk = keys::attempts_pk(partner_id, endpoint_id, shard);
             let req = self
                 .client
@@ -474,23 +492,9 @@ impl Store {
                 .key_condition_expression("pk = :pk")
                 .filter_expression("expires_at > :now")
                 .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":now", n(now_unix.max(0) as u64))
-                .scan_index_forward(false)
-                .limit(limit)
-                .set_exclusive_start_key(after.map(|sk| table_key(pk, sk)));
-            async move {
-                let out = req.send().await.map_err(|e| classify("Query", e))?;
-                ShardPage::of(out.items, out.last_evaluated_key, keys::SK)
-            }
-        };
-        let (items, next) = fan_out(
-            from,
-            limit.max(1) as usize,
-            false,
-            keys::EVENT_LOG_SHARDS,
-            query,
-        )
-        .await?;
-        page(items, next)
+                .expression_attribute_values(":now", n(now_unix.max(0) as u64));
+            (pk, req)
+        })
+        .await
     }
 }
