@@ -8,6 +8,11 @@
 //! whose jobs could not be queued is reported failed, so it is processed again: the conditional
 //! Put finds its events and the jobs are queued then (delivery is at least once).
 //!
+//! Two items are resources: the delivery item (sk `DELIVERY`: `policy.*` and
+//! `delivery.status_changed`) and the claim item (sk `CLAIM`: `claim.*`, one event per change).
+//! A claim change also bumps the delivery item's version (its claims summary) without moving
+//! its statuses: that record derives nothing, the claim item's record is the event.
+//!
 //! The answer is the partial batch response of a stream source: the sequence number of the first
 //! record that failed, from which Lambda (or devstack) retries.
 
@@ -15,12 +20,12 @@ use std::collections::HashMap;
 
 use serde_dynamo::Item;
 
-use super::delivery_json;
+use super::{claim_json, delivery_json};
 use crate::error::ApiError;
 use crate::faults::Faults;
 use crate::queue::{DeliveryJob, Queue};
 use crate::secrets::LinkKeys;
-use crate::store::{keys, DeliveryRecord, EndpointRecord, EventRecord, Store};
+use crate::store::{keys, ClaimRecord, DeliveryRecord, EndpointRecord, EventRecord, Store};
 use crate::webhooks::event::{self, Event, EVENT_RETENTION_SECONDS};
 
 /// One record of the stream, as the function received it.
@@ -48,6 +53,31 @@ fn sk_of(image: &Item) -> Option<String> {
     }
 }
 
+/// The old (absent for a creation) and new images of a change, read as the store's record type.
+fn images<T: serde::de::DeserializeOwned>(
+    change: &StreamChange,
+    what: &str,
+) -> Result<(Option<T>, T), ApiError> {
+    let read = |image: &Item| {
+        serde_dynamo::from_item(image.clone())
+            .map_err(|e| ApiError::Internal(format!("a {what} image does not read: {e}")))
+    };
+    let old = if change.old_image.is_empty() {
+        None
+    } else {
+        Some(read(&change.old_image)?)
+    };
+    Ok((old, read(&change.new_image)?))
+}
+
+/// The event of a change of a claim item (a pure function of the record: the claim item holds
+/// everything `GET /api/v1/claims/{claim_id}` shows, but for `uploaded`, which is S3's).
+pub fn claim_change_events(change: &StreamChange) -> Result<Vec<Event>, ApiError> {
+    let (old, new) = images::<ClaimRecord>(change, "claim")?;
+    let view = claim_json(&new, None);
+    Ok(event::claim_events(old.as_ref(), &new, &view))
+}
+
 impl EventsProcessor {
     /// The events of one change (none for items that are not resources, and for removals).
     pub async fn derive(&self, change: &StreamChange) -> Result<Vec<Event>, ApiError> {
@@ -56,19 +86,7 @@ impl EventsProcessor {
         }
         match sk_of(&change.new_image).as_deref() {
             Some(keys::DELIVERY_SK) => {
-                let new: DeliveryRecord = serde_dynamo::from_item(change.new_image.clone())
-                    .map_err(|e| {
-                        ApiError::Internal(format!("a delivery image does not read: {e}"))
-                    })?;
-                let old: Option<DeliveryRecord> = if change.old_image.is_empty() {
-                    None
-                } else {
-                    Some(
-                        serde_dynamo::from_item(change.old_image.clone()).map_err(|e| {
-                            ApiError::Internal(format!("a delivery image does not read: {e}"))
-                        })?,
-                    )
-                };
+                let (old, new) = images::<DeliveryRecord>(change, "delivery")?;
                 let key = self.links.get().await?;
                 let url = format!(
                     "{}/certificates/{}",
@@ -78,6 +96,7 @@ impl EventsProcessor {
                 let view = delivery_json(&new, None, &url);
                 Ok(event::delivery_events(old.as_ref(), &new, &view))
             }
+            Some(keys::CLAIM_SK) => claim_change_events(change),
             _ => Ok(Vec::new()),
         }
     }
@@ -187,3 +206,6 @@ impl EventsProcessor {
         first_failed.map(|i| changes[i].sequence_number.clone())
     }
 }
+
+#[cfg(test)]
+mod claim_tests;
