@@ -74,8 +74,14 @@ fn images<T: serde::de::DeserializeOwned>(
 /// everything `GET /api/v1/claims/{claim_id}` shows, but for `uploaded`, which is S3's).
 pub fn claim_change_events(change: &StreamChange) -> Result<Vec<Event>, ApiError> {
     let (old, new) = images::<ClaimRecord>(change, "claim")?;
-    let view = claim_json(&new, None);
-    Ok(event::claim_events(old.as_ref(), &new, &view))
+    Ok(claim_record_events(old.as_ref(), &new))
+}
+
+/// The event of a change of a claim from `old` (`None`: its creation) to `new`: `data` is
+/// `claim_json(new, None)` (documents without `uploaded`). The OpenAPI examples of the claim
+/// events are checked against it (`tools/apidoc/tests/webhook_events.rs`).
+pub fn claim_record_events(old: Option<&ClaimRecord>, new: &ClaimRecord) -> Vec<Event> {
+    event::claim_events(old, new, &claim_json(new, None))
 }
 
 impl EventsProcessor {
