@@ -290,9 +290,10 @@ async fn a_withdrawn_claim_delivers_claim_submitted_then_claim_withdrawn_and_a_r
     let p = partner(stack, "wh-withdraw").await;
     let (r, _, secret) = receiver_for(&p).await;
     let d = p.failed_delivery().await;
-    let id = p.file_claim_ok(&p.claim_body(&d, "loss", 1_000_000)).await;
+    let body = p.claim_body(&d, "loss", 1_000_000);
+    let id = p.file_claim_ok(&body).await;
     // The identical body again is a safe retry: no change, no event.
-    let again = p.file_claim(&p.claim_body(&d, "loss", 1_000_000)).await;
+    let again = p.file_claim(&body).await;
     assert_eq!(again.expect_success(200)["claim_id"], id.as_str());
     let c = p.claim_json(&id).await;
     p.withdraw(&c, "The parcel was found.")
