@@ -14,7 +14,7 @@ use apidoc::{deref, load_document};
 use serde_json::{json, Map, Value};
 use shared::domain::claim::{ClaimRequest, DocumentRequest};
 use shared::domain::ClaimStatus;
-use shared::store::{ClaimActor, ClaimRecord, DocumentRecord, HistoryEntry, NoteRecord};
+use shared::store::{ClaimActor, ClaimRecord, DocumentRecord, NoteRecord};
 
 /// The claim event types (every subscribable `claim.*`).
 fn claim_types() -> Vec<&'static str> {
@@ -34,31 +34,13 @@ fn operator(c: &ClaimRecord, to: ClaimStatus, message: Option<&str>, at: &str) -
 /// information requested, the partner's note answering it, partial approval, payout; and the
 /// two other endings, a rejection in review and a withdrawal while submitted.
 fn claim_life(request: ClaimRequest) -> Vec<(&'static str, Option<ClaimRecord>, ClaimRecord)> {
-    let filed_at = "2026-11-26T02:10:11.204Z";
-    let filed = ClaimRecord {
-        claim_id: "clm_01m8b2x6q3f9r7t5v4w2y0z8a6".into(),
-        partner_id: "ptn_01m88pg6bj7gvrmehq193tgtwg".into(),
-        fingerprint: request.fingerprint(),
+    let filed = ClaimRecord::filed(
+        "clm_01m8b2x6q3f9r7t5v4w2y0z8a6".into(),
+        "ptn_01m88pg6bj7gvrmehq193tgtwg".into(),
         request,
-        currency: "VND".into(),
-        claim_status: ClaimStatus::Submitted,
-        approved_amount: None,
-        decision_reason: None,
-        paid_amount: None,
-        payment_reference: None,
-        paid_at: None,
-        history: vec![HistoryEntry {
-            at: filed_at.into(),
-            claim_status: ClaimStatus::Submitted,
-            by: ClaimActor::Partner,
-            message: None,
-        }],
-        notes: vec![],
-        documents: vec![],
-        created_at: filed_at.into(),
-        updated_at: filed_at.into(),
-        version: 1,
-    };
+        "VND".into(),
+        "2026-11-26T02:10:11.204Z",
+    );
     let photo = DocumentRequest::parse(
         json!({"file_name": "parcel.jpg", "content_type": "image/jpeg", "size_bytes": 245760,
                "document_type": "photo", "signature": "x"})

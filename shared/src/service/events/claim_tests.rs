@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::domain::claim::{ClaimRequest, DocumentRequest};
 use crate::domain::{ClaimStatus, DeliveryStatus, PolicyStatus};
-use crate::store::{ClaimActor, ClaimSummary, DocumentRecord, HistoryEntry, NoteRecord, OpenClaim};
+use crate::store::{ClaimActor, ClaimSummary, DocumentRecord, NoteRecord, OpenClaim};
 use crate::webhooks::event::{delivery_events, is_event_id, EventType};
 
 const T0: &str = "2026-12-03T05:15:07.383Z";
@@ -27,30 +27,13 @@ fn filed() -> ClaimRecord {
         "signature": "x",
     });
     let (request, _) = ClaimRequest::parse(body.as_object().unwrap()).unwrap();
-    ClaimRecord {
-        claim_id: "clm_01m8y0a3k5n7q9s1v3x5z7b9d1".into(),
-        partner_id: "ptn_01m88peg49gbkevwrbsr2jsfq1".into(),
-        fingerprint: request.fingerprint(),
+    ClaimRecord::filed(
+        "clm_01m8y0a3k5n7q9s1v3x5z7b9d1".into(),
+        "ptn_01m88peg49gbkevwrbsr2jsfq1".into(),
         request,
-        currency: "VND".into(),
-        claim_status: ClaimStatus::Submitted,
-        approved_amount: None,
-        decision_reason: None,
-        paid_amount: None,
-        payment_reference: None,
-        paid_at: None,
-        history: vec![HistoryEntry {
-            at: T0.into(),
-            claim_status: ClaimStatus::Submitted,
-            by: ClaimActor::Partner,
-            message: None,
-        }],
-        notes: vec![],
-        documents: vec![],
-        created_at: T0.into(),
-        updated_at: T0.into(),
-        version: 1,
-    }
+        "VND".into(),
+        T0,
+    )
 }
 
 /// The stream record of a change of the claim item, images as the store writes the item.
