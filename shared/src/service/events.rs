@@ -53,28 +53,20 @@ fn sk_of(image: &Item) -> Option<String> {
     }
 }
 
-/// The old (absent for a creation) and new images of a change, read as the store's record type.
-fn images<T: serde::de::DeserializeOwned>(
-    change: &StreamChange,
-    what: &str,
-) -> Result<(Option<T>, T), ApiError> {
-    let read = |image: &Item| {
+/// The event of a change of a claim item (a pure function of the record: the claim item holds
+/// everything `GET /api/v1/claims/{claim_id}` shows, but for `uploaded`, which is S3's). Its
+/// images are read as the store's `ClaimRecord`.
+pub fn claim_change_events(change: &StreamChange) -> Result<Vec<Event>, ApiError> {
+    let read = |image: &Item| -> Result<ClaimRecord, ApiError> {
         serde_dynamo::from_item(image.clone())
-            .map_err(|e| ApiError::Internal(format!("a {what} image does not read: {e}")))
+            .map_err(|e| ApiError::Internal(format!("a claim image does not read: {e}")))
     };
     let old = if change.old_image.is_empty() {
         None
     } else {
         Some(read(&change.old_image)?)
     };
-    Ok((old, read(&change.new_image)?))
-}
-
-/// The event of a change of a claim item (a pure function of the record: the claim item holds
-/// everything `GET /api/v1/claims/{claim_id}` shows, but for `uploaded`, which is S3's).
-pub fn claim_change_events(change: &StreamChange) -> Result<Vec<Event>, ApiError> {
-    let (old, new) = images::<ClaimRecord>(change, "claim")?;
-    Ok(claim_record_events(old.as_ref(), &new))
+    Ok(claim_record_events(old.as_ref(), &read(&change.new_image)?))
 }
 
 /// The event of a change of a claim from `old` (`None`: its creation) to `new`: `data` is
@@ -92,7 +84,19 @@ impl EventsProcessor {
         }
         match sk_of(&change.new_image).as_deref() {
             Some(keys::DELIVERY_SK) => {
-                let (old, new) = images::<DeliveryRecord>(change, "delivery")?;
+                let new: DeliveryRecord = serde_dynamo::from_item(change.new_image.clone())
+                    .map_err(|e| {
+                        ApiError::Internal(format!("a delivery image does not read: {e}"))
+                    })?;
+                let old: Option<DeliveryRecord> = if change.old_image.is_empty() {
+                    None
+                } else {
+                    Some(
+                        serde_dynamo::from_item(change.old_image.clone()).map_err(|e| {
+                            ApiError::Internal(format!("a delivery image does not read: {e}"))
+                        })?,
+                    )
+                };
                 let key = self.links.get().await?;
                 let url = format!(
                     "{}/certificates/{}",

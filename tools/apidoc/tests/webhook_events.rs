@@ -5,8 +5,9 @@
 //! header examples are those events' ids. (Every webhook example is also validated against its
 //! schema by `doc_vs_code.rs`.)
 //!
-//! To regenerate the examples after a change of the code: `APIDOC_PRINT_CLAIM_EVENTS=1 cargo
-//! test -p apidoc --test webhook_events -- --nocapture` prints them as JSON.
+//! After a change of the code, the failure prints each type's examples as YAML to paste (keep
+//! the `summary` lines); `APIDOC_PRINT_CLAIM_EVENTS=1 cargo test -p apidoc --test
+//! webhook_events -- --nocapture` prints them all as JSON.
 
 use std::collections::BTreeMap;
 
@@ -180,10 +181,14 @@ fn every_claim_event_example_is_the_body_the_code_derives_for_its_change() {
             .map(|(name, ex)| (name.clone(), deref(&doc, ex)["value"].clone()))
             .collect();
         if documented != derived[t] {
+            // What to paste under `webhooks.<t>.post.requestBody.content.application/json`.
+            let examples: BTreeMap<&String, Value> = derived[t]
+                .iter()
+                .map(|(name, body)| (name, json!({"value": body})))
+                .collect();
             problems.push(format!(
-                "webhooks.{t} examples differ from the code's events:\n    documented: {}\n    code:       {}",
-                json!(documented),
-                json!(derived[t])
+                "webhooks.{t} examples differ from the code's events; the code's:\n{}",
+                serde_yaml::to_string(&json!({"examples": examples})).unwrap()
             ));
         }
         let data_ref = media["schema"]["allOf"][1]["properties"]["data"]["$ref"].as_str();
