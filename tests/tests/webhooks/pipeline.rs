@@ -106,8 +106,15 @@ async fn faults_in_the_events_function_and_the_sender_mid_batch_leave_exactly_on
     let mut plain = Vec::new();
     for t in [&ev_fail, &ev_crash, &tx_fail, &tx_crash] {
         let d = p.create_from(p.submit_body_for(t, 3_000_000, 15_000)).await;
-        p.advance(&d, &["in_process"]).await;
-        expect_lifecycle(&mut expected, t, &["in_process"], false);
+        p.advance(&d, &["in_process", "fail"]).await;
+        expect_lifecycle(&mut expected, t, &["in_process", "fail"], false);
+        // A claim on it: its item's images carry the tracking number, so the faults hit the
+        // claim's records too (filed, then a note).
+        let id = p.file_claim_ok(&p.claim_body(&d, "loss", 500_000)).await;
+        let c = p.claim_json(&id).await;
+        p.note(&c, "Lost in transit.").await.expect_success(201);
+        expected.insert((id.clone(), "claim.submitted".into(), 1));
+        expected.insert((id, "claim.updated".into(), 2));
         let d = p.create_delivery().await;
         expect_lifecycle(&mut expected, &d.tracking_number, &[], false);
         plain.push(d);
