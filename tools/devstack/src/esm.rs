@@ -986,6 +986,25 @@ mod tests {
         assert!(stream.bisect && stream.report_batch_item_failures && stream.max_retries.is_none());
         assert_eq!(stream.on_failure.as_deref(), Some("StreamFailureQueue"));
         assert_eq!(stream.filters.len(), 1);
+        // It passes the changes of the two resource items (delivery: policy and delivery
+        // events; claim: claim events), and none of the items the pipeline writes itself.
+        let rec = |name: &str, sk: &str| json!({"eventName": name, "dynamodb": {"Keys": {"pk": {"S": "x"}, "sk": {"S": sk}}}});
+        for (name, sk, passes) in [
+            ("INSERT", "DELIVERY", true),
+            ("MODIFY", "DELIVERY", true),
+            ("INSERT", "CLAIM", true),
+            ("MODIFY", "CLAIM", true),
+            ("REMOVE", "CLAIM", false),
+            ("INSERT", "evt_01M8ASW54411C72P09316YJ308", false),
+            ("INSERT", "ENDPOINT#we_01m8x57tckd32tcwh6zgb3z309", false),
+            ("INSERT", "EVENTS#0000000001", false),
+        ] {
+            assert_eq!(
+                matches(&stream.filters[0], &rec(name, sk)),
+                passes,
+                "{name} {sk}"
+            );
+        }
         let queue = t
             .event_source_mappings
             .iter()
