@@ -82,7 +82,11 @@ class Receiver(BaseHTTPRequestHandler):
         duplicate = event["id"] in self.seen
         self.seen.add(event["id"])
         data = event.get("data", {})
-        what = data.get("tracking_number") or data.get("claim_id") or data.get("endpoint_id")
+        if event["type"].startswith("claim."):
+            # A claim event: the claim (its data also names the delivery's tracking_number).
+            what = f"{data.get('claim_id')} {data.get('claim_status')}"
+        else:
+            what = data.get("tracking_number") or data.get("endpoint_id")
         print(f"{event['created_at']}  {event['type']:<28} {what}  v{data.get('version', '-')}"
               f"  {event['id']}{'  (duplicate, ignored)' if duplicate else ''}", flush=True)
         self.send_response(204)  # answer fast; do the work after (or in a queue)

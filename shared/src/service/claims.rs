@@ -143,31 +143,13 @@ impl App {
                 delivery.submission.item_value,
                 delivery.claims.claims_paid_total,
             )?;
-            let at = time_fmt::format(now);
-            let record = ClaimRecord {
-                claim_id: claim::new_claim_id(),
-                partner_id: p.partner_id.clone(),
-                request: req.clone(),
-                fingerprint: fingerprint.clone(),
-                currency: delivery.policy.currency.clone(),
-                claim_status: ClaimStatus::Submitted,
-                approved_amount: None,
-                decision_reason: None,
-                paid_amount: None,
-                payment_reference: None,
-                paid_at: None,
-                history: vec![crate::store::HistoryEntry {
-                    at: at.clone(),
-                    claim_status: ClaimStatus::Submitted,
-                    by: ClaimActor::Partner,
-                    message: None,
-                }],
-                notes: vec![],
-                documents: vec![],
-                created_at: at.clone(),
-                updated_at: at,
-                version: 1,
-            };
+            let record = ClaimRecord::filed(
+                claim::new_claim_id(),
+                p.partner_id.clone(),
+                req.clone(),
+                delivery.policy.currency.clone(),
+                &time_fmt::format(now),
+            );
             match self.store.file_claim(&delivery, &record).await {
                 Ok(()) => {
                     return Ok((

@@ -8,6 +8,11 @@
 //! whose jobs could not be queued is reported failed, so it is processed again: the conditional
 //! Put finds its events and the jobs are queued then (delivery is at least once).
 //!
+//! Two items are resources: the delivery item (sk `DELIVERY`: `policy.*` and
+//! `delivery.status_changed`) and the claim item (sk `CLAIM`: `claim.*`, one event per change).
+//! A claim change also bumps the delivery item's version (its claims summary) without moving
+//! its statuses: that record derives nothing, the claim item's record is the event.
+//!
 //! The answer is the partial batch response of a stream source: the sequence number of the first
 //! record that failed, from which Lambda (or devstack) retries.
 
@@ -15,12 +20,12 @@ use std::collections::HashMap;
 
 use serde_dynamo::Item;
 
-use super::delivery_json;
+use super::{claim_json, delivery_json};
 use crate::error::ApiError;
 use crate::faults::Faults;
 use crate::queue::{DeliveryJob, Queue};
 use crate::secrets::LinkKeys;
-use crate::store::{keys, DeliveryRecord, EndpointRecord, EventRecord, Store};
+use crate::store::{keys, ClaimRecord, DeliveryRecord, EndpointRecord, EventRecord, Store};
 use crate::webhooks::event::{self, Event, EVENT_RETENTION_SECONDS};
 
 /// One record of the stream, as the function received it.
@@ -46,6 +51,29 @@ fn sk_of(image: &Item) -> Option<String> {
         serde_dynamo::AttributeValue::S(s) => Some(s.clone()),
         _ => None,
     }
+}
+
+/// The event of a change of a claim item (a pure function of the record: the claim item holds
+/// everything `GET /api/v1/claims/{claim_id}` shows, but for `uploaded`, which is S3's). Its
+/// images are read as the store's `ClaimRecord`.
+pub fn claim_change_events(change: &StreamChange) -> Result<Vec<Event>, ApiError> {
+    let read = |image: &Item| -> Result<ClaimRecord, ApiError> {
+        serde_dynamo::from_item(image.clone())
+            .map_err(|e| ApiError::Internal(format!("a claim image does not read: {e}")))
+    };
+    let old = if change.old_image.is_empty() {
+        None
+    } else {
+        Some(read(&change.old_image)?)
+    };
+    Ok(claim_record_events(old.as_ref(), &read(&change.new_image)?))
+}
+
+/// The event of a change of a claim from `old` (`None`: its creation) to `new`: `data` is
+/// `claim_json(new, None)` (documents without `uploaded`). The OpenAPI examples of the claim
+/// events are checked against it (`tools/apidoc/tests/webhook_events.rs`).
+pub fn claim_record_events(old: Option<&ClaimRecord>, new: &ClaimRecord) -> Vec<Event> {
+    event::claim_events(old, new, &claim_json(new, None))
 }
 
 impl EventsProcessor {
@@ -78,6 +106,7 @@ impl EventsProcessor {
                 let view = delivery_json(&new, None, &url);
                 Ok(event::delivery_events(old.as_ref(), &new, &view))
             }
+            Some(keys::CLAIM_SK) => claim_change_events(change),
             _ => Ok(Vec::new()),
         }
     }
@@ -187,3 +216,6 @@ impl EventsProcessor {
         first_failed.map(|i| changes[i].sequence_number.clone())
     }
 }
+
+#[cfg(test)]
+mod claim_tests;

@@ -153,6 +153,40 @@ pub struct ClaimRecord {
 }
 
 impl ClaimRecord {
+    /// A claim as filing writes it: `submitted` by the partner at `now`, version 1.
+    pub fn filed(
+        claim_id: String,
+        partner_id: String,
+        request: ClaimRequest,
+        currency: String,
+        now: &str,
+    ) -> ClaimRecord {
+        ClaimRecord {
+            claim_id,
+            partner_id,
+            fingerprint: request.fingerprint(),
+            request,
+            currency,
+            claim_status: ClaimStatus::Submitted,
+            approved_amount: None,
+            decision_reason: None,
+            paid_amount: None,
+            payment_reference: None,
+            paid_at: None,
+            history: vec![HistoryEntry {
+                at: now.to_string(),
+                claim_status: ClaimStatus::Submitted,
+                by: ClaimActor::Partner,
+                message: None,
+            }],
+            notes: vec![],
+            documents: vec![],
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+            version: 1,
+        }
+    }
+
     /// The delivery item's summary of this claim.
     pub fn summary(&self) -> ClaimSummary {
         ClaimSummary {

@@ -47,7 +47,8 @@ fn summary_value(sum: &ClaimSummary) -> Result<AttributeValue, StoreError> {
 }
 
 impl Store {
-    fn claim_item(c: &ClaimRecord) -> Result<Item, StoreError> {
+    /// The claim item as written (keys and list-index attributes included): what the stream carries.
+    pub(crate) fn claim_item(c: &ClaimRecord) -> Result<Item, StoreError> {
         let mut item = with_keys(to_item(c)?, keys::claim(&c.partner_id, &c.claim_id));
         let sk = keys::claim_created_sk(&c.created_at, &c.claim_id);
         item.insert(

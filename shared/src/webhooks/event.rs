@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::domain::PolicyStatus;
-use crate::store::DeliveryRecord;
+use crate::store::{ClaimRecord, DeliveryRecord};
 
 /// `api_version` of every event body.
 pub const API_VERSION: &str = "v1";
@@ -193,6 +193,50 @@ fn ms_of(rfc3339: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Which resource changed, at which version and when: what an event's id, time and envelope
+/// come from.
+struct Change<'a> {
+    partner_id: &'a str,
+    /// `delivery` or `claim`.
+    kind: &'static str,
+    /// The tracking number of a delivery, the claim id of a claim.
+    id: &'a str,
+    version: u64,
+    /// The change's time (the resource's `updated_at`).
+    updated_at: &'a str,
+}
+
+impl Change<'_> {
+    /// The event of type `t` of this change: `data` is `view` plus `version` and, for a status
+    /// change, `previous_status`.
+    fn event(&self, t: EventType, previous_status: Option<&str>, view: &Value) -> Event {
+        let mut data = view.clone();
+        if let Some(o) = data.as_object_mut() {
+            o.insert("version".into(), json!(self.version));
+            if let Some(p) = previous_status {
+                o.insert("previous_status".into(), json!(p));
+            }
+        }
+        Event {
+            id: event_id(
+                ms_of(self.updated_at),
+                self.partner_id,
+                self.kind,
+                self.id,
+                self.version,
+                t,
+            ),
+            event_type: t,
+            created_at: self.updated_at.to_string(),
+            partner_id: self.partner_id.to_string(),
+            resource_kind: self.kind,
+            resource_id: self.id.to_string(),
+            version: self.version,
+            data,
+        }
+    }
+}
+
 /// The events of one change of a delivery item (`old` is `None` for its creation). `view` is the
 /// delivery as the control tower returns it (without the tracking history: the item does not
 /// hold it); each event's `data` is that view plus `version` and, for a status change,
@@ -206,7 +250,7 @@ pub fn delivery_events(
     if old.is_some_and(|o| o.version >= new.version) {
         return Vec::new();
     }
-    let mut types: Vec<(EventType, Option<String>)> = Vec::new();
+    let mut types: Vec<(EventType, Option<&str>)> = Vec::new();
     match old {
         None => types.push((EventType::PolicyIssued, None)),
         Some(o) => {
@@ -218,35 +262,51 @@ pub fn delivery_events(
             if new.delivery_status != o.delivery_status {
                 types.push((
                     EventType::DeliveryStatusChanged,
-                    Some(o.delivery_status.as_str().to_string()),
+                    Some(o.delivery_status.as_str()),
                 ));
             }
         }
     }
-    let tn = new.submission.tracking_number.as_str();
-    let at_ms = ms_of(&new.updated_at);
+    let change = Change {
+        partner_id: &new.partner_id,
+        kind: "delivery",
+        id: new.submission.tracking_number.as_str(),
+        version: new.version,
+        updated_at: &new.updated_at,
+    };
     types
         .into_iter()
-        .map(|(t, previous)| {
-            let mut data = view.clone();
-            if let Some(o) = data.as_object_mut() {
-                o.insert("version".into(), json!(new.version));
-                if let Some(p) = previous {
-                    o.insert("previous_status".into(), json!(p));
-                }
-            }
-            Event {
-                id: event_id(at_ms, &new.partner_id, "delivery", tn, new.version, t),
-                event_type: t,
-                created_at: new.updated_at.clone(),
-                partner_id: new.partner_id.clone(),
-                resource_kind: "delivery",
-                resource_id: tn.to_string(),
-                version: new.version,
-                data,
-            }
-        })
+        .map(|(t, previous)| change.event(t, previous, view))
         .collect()
+}
+
+/// The event of one change of a claim item (`old` is `None` for its creation): exactly one per
+/// committed change. Creation is `claim.submitted`; a status move is `claim.<new status>` with
+/// `previous_status`, whatever else the same write changed (a partner's note that answers an
+/// information request is ONE event, `claim.in_review`, whose `data.notes` holds the note);
+/// any other change (a note, a document added) is `claim.updated`. `view` is the claim as
+/// `GET /api/v1/claims/{claim_id}` returns it, built from the item alone (so its documents
+/// carry no `uploaded`: that is S3's state at read time, not part of the change). A record that
+/// does not raise the version (nothing committed) is no event.
+pub fn claim_events(old: Option<&ClaimRecord>, new: &ClaimRecord, view: &Value) -> Vec<Event> {
+    let (t, previous) = match old {
+        Some(o) if o.version >= new.version => return Vec::new(),
+        None => (EventType::ClaimSubmitted, None),
+        Some(o) if o.claim_status != new.claim_status => (
+            EventType::of_claim_status(new.claim_status.as_str())
+                .unwrap_or(EventType::ClaimUpdated),
+            Some(o.claim_status.as_str()),
+        ),
+        Some(_) => (EventType::ClaimUpdated, None),
+    };
+    let change = Change {
+        partner_id: &new.partner_id,
+        kind: "claim",
+        id: &new.claim_id,
+        version: new.version,
+        updated_at: &new.updated_at,
+    };
+    vec![change.event(t, previous, view)]
 }
 
 /// The `ping` sent by `POST /webhook-endpoints/{id}/test`.

@@ -519,15 +519,20 @@ async fn the_readme_receiver_verifies_and_prints_events_and_refuses_forgeries() 
             let _ = tx.send(line);
         }
     });
-    let d = p.create_delivery().await;
+    // A delivery, and a claim on it (the receiver prints a claim event with its claim id).
+    let d = p.failed_delivery().await;
+    let claim_id = p.file_claim_ok(&p.claim_body(&d, "loss", 1_000_000)).await;
     let deadline = std::time::Instant::now() + WAIT;
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
     let found = loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(line) => {
-                let hit = line.contains("policy.issued") && line.contains(&d.tracking_number);
                 lines.push(line);
-                if hit {
+                let printed =
+                    |t: &str, what: &str| lines.iter().any(|l| l.contains(t) && l.contains(what));
+                if printed("policy.issued", &d.tracking_number)
+                    && printed("claim.submitted", &format!("{claim_id} submitted  v1"))
+                {
                     break true;
                 }
             }
@@ -550,6 +555,6 @@ async fn the_readme_receiver_verifies_and_prints_events_and_refuses_forgeries() 
         .map(|r| r.status().as_u16());
     let _ = child.kill();
     let _ = child.wait();
-    assert!(found, "the receiver did not print the event: {lines:?}");
+    assert!(found, "the receiver did not print the events: {lines:?}");
     assert_eq!(forged.ok(), Some(401));
 }

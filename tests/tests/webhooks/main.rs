@@ -4,6 +4,7 @@
 //! endpoint failing for 12 s is disabled, queue visibility 12 s). Each test has its own partner
 //! and receiver; fault injection is keyed by tracking numbers only its test uses.
 
+mod claims;
 mod delivery;
 mod endpoints;
 mod pipeline;
@@ -41,9 +42,16 @@ pub fn stack() -> Option<&'static Stack> {
     s
 }
 
-/// A new partner with every subscription on the webhook stack.
+/// A new partner with every subscription (`claims` included) on the webhook stack.
 pub async fn partner(stack: &Stack, prefix: &str) -> Partner {
-    Partner::from_kit(blackbox::partner::onboard_kit_json_on(stack, prefix).await)
+    Partner::from_kit(
+        blackbox::partner::onboard_kit_json_with(
+            stack,
+            &blackbox::unique_name(prefix),
+            &blackbox::claims::CLAIM_SUBSCRIPTIONS,
+        )
+        .await,
+    )
 }
 
 /// Registers `url` for `types` (all when `None`); returns (endpoint id, secret).
@@ -93,15 +101,25 @@ pub async fn wait_logged(p: &Partner, n: usize, within: Duration) -> Vec<Value> 
     }
 }
 
-/// (tracking number, type, version) -> how many events of the log have it.
+/// The resource an event is about: its claim id for a claim event, else its tracking number.
+pub fn resource_of(event: &Value) -> &str {
+    let data = &event["data"];
+    if event["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("claim."))
+    {
+        data["claim_id"].as_str().unwrap_or("")
+    } else {
+        data["tracking_number"].as_str().unwrap_or("")
+    }
+}
+
+/// (resource: tracking number or claim id, type, version) -> how many events of the log have it.
 pub fn log_index(events: &[Value]) -> BTreeMap<(String, String, u64), usize> {
     let mut m = BTreeMap::new();
     for e in events {
         let key = (
-            e["data"]["tracking_number"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
+            resource_of(e).to_string(),
             e["type"].as_str().unwrap_or("").to_string(),
             e["data"]["version"].as_u64().unwrap_or(0),
         );

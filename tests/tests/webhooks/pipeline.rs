@@ -1,7 +1,7 @@
 //! The pipeline's guarantees: exactly one event per change in the log (a stream record processed
 //! again adds nothing), even when the events function fails or crashes mid-batch and the sender
 //! crashes mid-batch; every event reaches the receiver at least once, none invented; the event
-//! log's listing; and a load run reconciled against the log and the receiver.
+//! log's listing; and a load run with claims reconciled against the log and the receiver.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -14,7 +14,8 @@ use crate::{log_index, logged_events, partner, receiver_for, stack, wait_logged}
 
 const WAIT: Duration = Duration::from_secs(120);
 
-/// The events a set of deliveries must have produced: (tracking number, type, version).
+/// The events a set of deliveries (and claims) must have produced: (tracking number or claim
+/// id, type, version).
 type Expected = BTreeSet<(String, String, u64)>;
 
 async fn reconcile(p: &Partner, r: &blackbox::receiver::Receiver, expected: &Expected) {
@@ -105,8 +106,15 @@ async fn faults_in_the_events_function_and_the_sender_mid_batch_leave_exactly_on
     let mut plain = Vec::new();
     for t in [&ev_fail, &ev_crash, &tx_fail, &tx_crash] {
         let d = p.create_from(p.submit_body_for(t, 3_000_000, 15_000)).await;
-        p.advance(&d, &["in_process"]).await;
-        expect_lifecycle(&mut expected, t, &["in_process"], false);
+        p.advance(&d, &["in_process", "fail"]).await;
+        expect_lifecycle(&mut expected, t, &["in_process", "fail"], false);
+        // A claim on it: its item's images carry the tracking number, so the faults hit the
+        // claim's records too (filed, then a note).
+        let id = p.file_claim_ok(&p.claim_body(&d, "loss", 500_000)).await;
+        let c = p.claim_json(&id).await;
+        p.note(&c, "Lost in transit.").await.expect_success(201);
+        expected.insert((id.clone(), "claim.submitted".into(), 1));
+        expected.insert((id, "claim.updated".into(), 2));
         let d = p.create_delivery().await;
         expect_lifecycle(&mut expected, &d.tracking_number, &[], false);
         plain.push(d);
@@ -203,6 +211,47 @@ async fn the_event_log_lists_filters_and_pages_the_partners_events() {
         .expect_validation("created_from");
 }
 
+/// A claim in a load run: its events as (type, version).
+async fn claim_on(
+    stack: &blackbox::Stack,
+    p: &Partner,
+    d: &blackbox::Delivery,
+    claim_type: &str,
+) -> (String, Vec<(&'static str, u64)>) {
+    let id = p.file_claim_ok(&p.claim_body(d, claim_type, 500_000)).await;
+    let c = p.claim_json(&id).await;
+    if claim_type == "loss" {
+        // The partner adds a note, then withdraws.
+        p.note(&c, "Still no news of the parcel.")
+            .await
+            .expect_success(201);
+        p.withdraw(&c, "Found.").await.expect_success(200);
+        (
+            id,
+            vec![
+                ("claim.submitted", 1),
+                ("claim.updated", 2),
+                ("claim.withdrawn", 3),
+            ],
+        )
+    } else {
+        // The partner adds a photo; an operator starts the review.
+        p.add_document(&c, "dent.jpg", "image/jpeg", 1000)
+            .await
+            .expect_success(201);
+        let out = blackbox::opsctl_run_on(stack, &["claim", "review", &id, "--yes"]).await;
+        assert!(out.success, "opsctl claim review: {}", out.stderr);
+        (
+            id,
+            vec![
+                ("claim.submitted", 1),
+                ("claim.updated", 2),
+                ("claim.in_review", 3),
+            ],
+        )
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_load_run_produces_exactly_the_expected_events_in_the_log_and_at_the_receiver() {
     let Some(stack) = stack() else { return };
@@ -214,26 +263,54 @@ async fn a_load_run_produces_exactly_the_expected_events_in_the_log_and_at_the_r
     let (r, _, _) = receiver_for(&p).await;
     p.token().await;
     let mut expected = Expected::new();
+    // A quarter of the lifecycles are cancelled; a quarter fail and file a loss claim (note,
+    // withdraw); a quarter are delivered and file a damage claim (document, operator review):
+    // the claims' writes also change the delivery item (its claims summary), which is no event.
     let done = futures_util::future::join_all((0..n).map(|i| {
         let p = &p;
         async move {
-            let d = p.create_delivery().await;
-            let cancel = i % 4 == 0;
-            let statuses: Vec<&str> = if cancel {
-                vec!["in_process"]
-            } else {
-                vec!["in_process", "in_delivery", "success"]
+            let (d, statuses, cancel, claim) = match i % 4 {
+                0 => {
+                    let d = p.create_delivery().await;
+                    p.advance(&d, &["in_process"]).await;
+                    p.cancel(&p.cancel_body(&d)).await.expect_success(200);
+                    (d, vec!["in_process"], true, None)
+                }
+                1 => {
+                    let d = p.create_delivery().await;
+                    p.advance(&d, &["in_process", "fail"]).await;
+                    let claim = claim_on(stack, p, &d, "loss").await;
+                    (d, vec!["in_process", "fail"], false, Some(claim))
+                }
+                2 => {
+                    let d = p.delivered(0).await;
+                    let claim = claim_on(stack, p, &d, "damage").await;
+                    (d, vec!["in_delivery", "success"], false, Some(claim))
+                }
+                _ => {
+                    let d = p.create_delivery().await;
+                    let statuses = vec!["in_process", "in_delivery", "success"];
+                    p.advance(&d, &statuses).await;
+                    (d, statuses, false, None)
+                }
             };
-            p.advance(&d, &statuses).await;
-            if cancel {
-                p.cancel(&p.cancel_body(&d)).await.expect_success(200);
-            }
-            (d.tracking_number, statuses, cancel)
+            (d.tracking_number, statuses, cancel, claim)
         }
     }))
     .await;
-    for (tn, statuses, cancel) in &done {
+    let mut claims = 0;
+    for (tn, statuses, cancel, claim) in &done {
         expect_lifecycle(&mut expected, tn, statuses, *cancel);
+        if let Some((id, events)) = claim {
+            claims += 1;
+            for (t, v) in events {
+                expected.insert((id.clone(), t.to_string(), *v));
+            }
+        }
     }
+    eprintln!(
+        "load run: {n} lifecycles, {claims} with a claim, {} events expected",
+        expected.len()
+    );
     reconcile(&p, &r, &expected).await;
 }

@@ -226,7 +226,10 @@ fn webhook_events(doc: &Value) -> String {
             let mut out = String::from("| event type | when |\n|---|---|\n");
             for (name, item) in hooks {
                 let op = item.as_object().and_then(|o| o.values().find(|v| v.is_object())).unwrap_or(item);
-                let when = op["summary"].as_str().or(op["description"].as_str()).unwrap_or("").lines().next().unwrap_or("");
+                // The description's first sentence (the summary is the type's name).
+                let text = op["description"].as_str().or(op["summary"].as_str()).unwrap_or("");
+                let first = text.lines().next().unwrap_or("");
+                let when = first.find(". ").map_or(first, |i| &first[..=i]);
                 out.push_str(&format!("| `{name}` | {when} |\n"));
             }
             out.push_str("\nEach event's body is in the reference below, under *Webhooks*.\n");

@@ -238,7 +238,18 @@ fn examples(doc: &Value) -> Vec<(String, Value, Value)> {
             }
         }
     };
-    for (method, path, op) in operations(doc) {
+    // The routes, and the webhooks (each event type is an operation of `webhooks`).
+    let webhooks = doc["webhooks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(name, item)| {
+            item.as_object()
+                .into_iter()
+                .flatten()
+                .map(move |(m, op)| (m.to_ascii_uppercase(), format!("webhooks.{name}"), op))
+        });
+    for (method, path, op) in operations(doc).into_iter().chain(webhooks) {
         for (mt, media) in op["requestBody"]["content"]
             .as_object()
             .into_iter()
@@ -1105,6 +1116,16 @@ fn what_the_code_serialises_validates_against_the_response_schemas() {
     let mut after = rec.clone();
     after.version = before.version + 1;
     after.delivery_status = DeliveryStatus::InDelivery;
+    // A claim's events: its filing, and its payout (the sample claim, paid, from approved).
+    let mut approved = claim.clone();
+    approved.version -= 1;
+    approved.claim_status = ClaimStatus::Approved;
+    let claim_events = shared::service::events::claim_record_events(None, &claim)
+        .into_iter()
+        .chain(shared::service::events::claim_record_events(
+            Some(&approved),
+            &claim,
+        ));
     for e in shared::webhooks::event::delivery_events(None, &rec, &view)
         .into_iter()
         .chain(shared::webhooks::event::delivery_events(
@@ -1112,6 +1133,7 @@ fn what_the_code_serialises_validates_against_the_response_schemas() {
             &after,
             &view,
         ))
+        .chain(claim_events)
     {
         let body: Value = serde_json::from_str(&e.body()).expect("an event body is JSON");
         check(
