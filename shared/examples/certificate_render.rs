@@ -42,6 +42,7 @@ fn record() -> DeliveryRecord {
         created_at: "2026-11-25T06:05:01.000Z".into(),
         updated_at: "2026-11-25T06:05:01.000Z".into(),
         version: 1,
+        batches: vec![],
         event_ids: vec![],
         claims: Default::default(),
     }

@@ -4,9 +4,11 @@
 //! reports them (`dynamodb_round_trips`, `dynamodb_read_units`, `dynamodb_write_units`,
 //! `secretsmanager_round_trips`), and `scripts/bench` reads them from there.
 //!
-//! `dynamodb_ms` is the time the request's DynamoDB attempts took, each from going on the wire to
-//! its answer read (or its failure), added up: the request's `latency_ms` less `dynamodb_ms` is
-//! the handler's own time (serialising and signing requests included), measured per request.
+//! `dynamodb_ms` is the time during which at least one of the request's DynamoDB attempts was in
+//! flight, each from going on the wire to its answer read (or its failure): attempts one after
+//! the other add up, attempts side by side (a list's shard queries) count once, so the request's
+//! `latency_ms` less `dynamodb_ms` is the handler's own time (serialising and signing requests
+//! included), measured per request.
 //!
 //! Consumed capacity is what DynamoDB itself reports (`ReturnConsumedCapacity=TOTAL`, which the
 //! interceptor sets on every data-plane call: free, and a few bytes in the response), so the logs
@@ -14,7 +16,8 @@
 //! no capacity through the SDK (DynamoDB still bills it), so such requests under-count.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
@@ -30,15 +33,31 @@ static S3_ROUND_TRIPS: AtomicU32 = AtomicU32::new(0);
 /// Capacity units in thousandths (DynamoDB reports multiples of 0.5).
 static READ_MILLIUNITS: AtomicU64 = AtomicU64::new(0);
 static WRITE_MILLIUNITS: AtomicU64 = AtomicU64::new(0);
-/// Time of the DynamoDB attempts, in microseconds.
-static DYNAMODB_MICROS: AtomicU64 = AtomicU64::new(0);
+/// Time with DynamoDB attempts in flight.
+static DYNAMODB_BUSY: Mutex<Busy> = Mutex::new(Busy {
+    in_flight: 0,
+    since: None,
+    total: Duration::ZERO,
+});
 
-/// When the current attempt of an operation went on the wire. Kept in that operation's config
-/// bag, so that operations running side by side each time their own attempts.
+/// How many attempts are in flight, since when the count is above zero, and the time it was.
+struct Busy {
+    in_flight: u32,
+    since: Option<Instant>,
+    total: Duration,
+}
+
+fn busy() -> std::sync::MutexGuard<'static, Busy> {
+    DYNAMODB_BUSY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The current attempt of an operation is on the wire (counted in `DYNAMODB_BUSY`). Kept in that
+/// operation's config bag, so that each attempt of operations running side by side leaves the
+/// in-flight count once.
 #[derive(Debug, Clone)]
-struct SentAt(Instant);
+struct InFlight;
 
-impl Storable for SentAt {
+impl Storable for InFlight {
     type Storer = StoreReplace<Self>;
 }
 
@@ -131,7 +150,13 @@ impl Intercept for CountRoundTrips {
         match self.0 {
             Service::DynamoDb => {
                 DYNAMODB_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
-                cfg.interceptor_state().store_put(SentAt(Instant::now()));
+                let now = Instant::now();
+                let mut b = busy();
+                if b.in_flight == 0 {
+                    b.since = Some(now);
+                }
+                b.in_flight += 1;
+                cfg.interceptor_state().store_put(InFlight);
             }
             Service::SecretsManager => {
                 SECRETSMANAGER_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
@@ -143,19 +168,24 @@ impl Intercept for CountRoundTrips {
         Ok(())
     }
 
-    /// After every attempt, answered or not (a timeout or a reset counts its time too). The start
-    /// is taken out of the bag, so that an attempt that fails before it is sent cannot count a
-    /// previous attempt's time (and the backoff since) again.
+    /// After every attempt, answered or not (a timeout or a reset counts its time too). The
+    /// marker is taken out of the bag, so that an attempt that fails before it is sent cannot
+    /// leave the in-flight count for a previous attempt again.
     fn read_after_attempt(
         &self,
         _context: &FinalizerInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        if let Some(SentAt(sent)) = cfg.load::<SentAt>().cloned() {
-            let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-            DYNAMODB_MICROS.fetch_add(micros, Ordering::Relaxed);
-            cfg.interceptor_state().unset::<SentAt>();
+        if cfg.load::<InFlight>().is_some() {
+            let mut b = busy();
+            b.in_flight = b.in_flight.saturating_sub(1);
+            if b.in_flight == 0 {
+                if let Some(since) = b.since.take() {
+                    b.total += since.elapsed();
+                }
+            }
+            cfg.interceptor_state().unset::<InFlight>();
         }
         Ok(())
     }
@@ -192,7 +222,11 @@ pub fn reset() {
     S3_ROUND_TRIPS.store(0, Ordering::Relaxed);
     READ_MILLIUNITS.store(0, Ordering::Relaxed);
     WRITE_MILLIUNITS.store(0, Ordering::Relaxed);
-    DYNAMODB_MICROS.store(0, Ordering::Relaxed);
+    *busy() = Busy {
+        in_flight: 0,
+        since: None,
+        total: Duration::ZERO,
+    };
 }
 
 /// DynamoDB round trips since the last `reset`.
@@ -222,5 +256,5 @@ pub fn dynamodb_write_units() -> f64 {
 
 /// Milliseconds the DynamoDB attempts took since the last `reset` (see the module's comment).
 pub fn dynamodb_ms() -> f64 {
-    DYNAMODB_MICROS.load(Ordering::Relaxed) as f64 / 1000.0
+    busy().total.as_secs_f64() * 1000.0
 }

@@ -185,8 +185,8 @@ pub async fn claim_items(stack_json: &Value, partner_id: &str) -> Vec<Value> {
         "Query",
         &json!({
             "TableName": stack_json["table_name"],
-            "IndexName": "by-created",
-            "KeyConditionExpression": "gsi1pk = :pk",
+            "IndexName": "list-created",
+            "KeyConditionExpression": "cpk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": format!("CLAIMS#{partner_id}")}},
         }),
     )

@@ -117,7 +117,8 @@ pub struct Expected {
     pub policy_status: &'static str,
     /// The events of accepted tracking requests (each must be stored exactly once).
     pub events: Vec<Value>,
-    /// Tracking requests that added events (each leaves one stored event batch).
+    /// Tracking requests that added events (each leaves one stored event batch, inside the
+    /// delivery item or, past its inline limit, in an item of its own).
     pub batches: usize,
 }
 
@@ -314,7 +315,7 @@ fn event_key(e: &Value) -> String {
 /// Reconciles every expected lifecycle with the stored state, read twice: through the control
 /// tower API (delivery, policy, history) and directly from DynamoDB Local (every item of the
 /// partner: one delivery item per tracking number, one event batch per accepted tracking
-/// request, nothing else).
+/// request, inside the delivery item or in an `EVENTS#` item of its own, nothing else).
 pub async fn reconcile(p: &Partner, stack_json: &Value, expected: &[Expected]) -> Reconciled {
     let mut r = Reconciled::default();
     for e in expected {
@@ -373,6 +374,7 @@ pub async fn reconcile(p: &Partner, stack_json: &Value, expected: &[Expected]) -
         let pk = item["pk"]["S"].as_str().unwrap_or("").to_string();
         let sk = item["sk"]["S"].as_str().unwrap_or("");
         if sk == "DELIVERY" {
+            *batches.entry(pk.clone()).or_default() += inline_batches(item).len();
             *deliveries.entry(pk).or_default() += 1;
         } else if sk.starts_with("EVENTS#") {
             *batches.entry(pk).or_default() += 1;
@@ -406,6 +408,75 @@ pub async fn reconcile(p: &Partner, stack_json: &Value, expected: &[Expected]) -
     r
 }
 
+/// One stored tracking update: the delivery version it produced, the status it set, its events.
+#[derive(Debug, Clone)]
+pub struct StoredBatch {
+    pub version: u64,
+    pub delivery_status: String,
+    pub events: Vec<Value>,
+}
+
+/// A compressed attribute of a delivery item (DynamoDB JSON) as JSON, `None` when absent
+/// (shared/src/store/delivery_layout.rs: `d` holds `{submission, policy, created_at}`, `e` the
+/// tracking updates).
+pub fn compressed_attribute(item: &Value, name: &str) -> Option<Value> {
+    use base64::Engine;
+    let b64 = item[name]["B"].as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap_or_else(|e| panic!("attribute {name} is not base64: {e}"));
+    Some(
+        shared::store::decode_compressed_attribute(&bytes)
+            .unwrap_or_else(|e| panic!("attribute {name} does not decode: {e}")),
+    )
+}
+
+/// The tracking updates kept inside a delivery item (DynamoDB JSON): its `e` attribute, a
+/// compressed list of batches.
+pub fn inline_batches(item: &Value) -> Vec<StoredBatch> {
+    let Some(decoded) = compressed_attribute(item, "e") else {
+        return Vec::new();
+    };
+    decoded
+        .as_array()
+        .unwrap_or_else(|| panic!("attribute e is not a list: {decoded}"))
+        .iter()
+        .map(|b| StoredBatch {
+            version: b["version"].as_u64().unwrap_or(0),
+            delivery_status: b["delivery_status"].as_str().unwrap_or("").to_string(),
+            events: b["events"].as_array().cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Every stored tracking update of one delivery (the items of its partition, DynamoDB JSON), in
+/// the order they were written: inside the delivery item and in `EVENTS#<version>` items.
+pub fn stored_batches(items: &[Value]) -> Vec<StoredBatch> {
+    let mut out = Vec::new();
+    for i in items {
+        let sk = i["sk"]["S"].as_str().unwrap_or("");
+        if sk == "DELIVERY" {
+            out.extend(inline_batches(i));
+        } else if let Some(v) = sk.strip_prefix("EVENTS#") {
+            out.push(StoredBatch {
+                version: v.parse().unwrap_or(0),
+                delivery_status: i["delivery_status"]["S"].as_str().unwrap_or("").to_string(),
+                events: i["events"]["L"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        let m = e["M"].as_object().cloned().unwrap_or_default();
+                        Value::Object(m.into_iter().map(|(k, v)| (k, v["S"].clone())).collect())
+                    })
+                    .collect(),
+            });
+        }
+    }
+    out.sort_by_key(|b| b.version);
+    out
+}
+
 /// Every item of a partner (deliveries and event batches), read straight from DynamoDB Local.
 pub async fn scan_partner(stack_json: &Value, partner_id: &str) -> Vec<Value> {
     let prefix = format!("DELIVERY#{partner_id}#");
@@ -430,8 +501,8 @@ pub async fn scan_partner(stack_json: &Value, partner_id: &str) -> Vec<Value> {
     }
 }
 
-/// Every item under one delivery's partition key, in sort-key order (delivery, then event
-/// batches by version).
+/// Every item under one delivery's partition key, in sort-key order (delivery, then any event
+/// batches of their own by version).
 pub async fn query_delivery(stack_json: &Value, partner_id: &str, tn: &str) -> Vec<Value> {
     let out = dynamodb(
         stack_json,

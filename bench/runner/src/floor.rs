@@ -1,31 +1,37 @@
 //! The floor of each endpoint: the DynamoDB round trips it needs, made directly with the SDK
 //! (same SDK configuration as the functions) against the same DynamoDB Local, on items copied
-//! from what the API itself stored, so sizes and index updates match.
+//! from what the API itself stored, so sizes and index updates match. The floor's writes also
+//! ask for their capacity per index (`ReturnConsumedCapacity=INDEXES`): the write units each
+//! list key takes per call, for the hot-key arithmetic.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
+use shared::domain::DeliveryStatus;
 use shared::store::keys;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Write units per call by where they land (`table` or an index name), per kind of write.
+pub type IndexUnits = BTreeMap<&'static str, BTreeMap<String, Vec<f64>>>;
 
 pub struct Floor {
     pub client: Client,
     pub table: String,
     pub partner_id: String,
     pub client_id: String,
-    /// A delivery as the API stored it (with its tracking history under the same pk).
+    /// A delivery as the API stored it (its tracking history inside it).
     pub delivery_pk: String,
     delivery: Item,
-    events: Item,
     /// A quote as the API stored it (`load_quote`).
     quote: Option<Item>,
     n: u64,
+    pub index_units: IndexUnits,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -63,15 +69,9 @@ impl Floor {
             .find(|i| sk(i).as_deref() == Some(keys::DELIVERY_SK))
             .cloned()
             .ok_or("floor: the sample delivery is not in the table")?;
-        let events = items
-            .iter()
-            .find(|i| {
-                sk(i)
-                    .map(|k| k.starts_with(keys::EVENTS_SK_PREFIX))
-                    .unwrap_or(false)
-            })
-            .cloned()
-            .ok_or("floor: the sample delivery has no tracking events")?;
+        if !delivery.contains_key("e") {
+            return Err("floor: the sample delivery holds no tracking events".into());
+        }
         Ok(Floor {
             client,
             table,
@@ -79,9 +79,9 @@ impl Floor {
             client_id,
             delivery_pk,
             delivery,
-            events,
             quote: None,
             n: 0,
+            index_units: IndexUnits::new(),
         })
     }
 
@@ -114,7 +114,7 @@ impl Floor {
         self.n += 1;
         let mut item = self.quote_item()?.clone();
         let id = format!("quo_floor{}x{}", std::process::id(), self.n);
-        let (pk, _) = keys::quote("ptn_benchfloor", &id);
+        let (pk, _) = keys::quote(FLOOR_PARTNER, &id);
         item.insert(keys::PK.into(), s(pk));
         let t = Instant::now();
         self.client
@@ -133,7 +133,8 @@ impl Floor {
     pub async fn submit_quoted(&mut self) -> Result<f64, String> {
         let quote = self.quote_item()?;
         let key = [keys::PK, keys::SK].map(|k| (k.to_string(), quote[k].clone()));
-        let (_, item) = self.delivery_copy();
+        let (_, mut item) = self.delivery_copy(DeliveryStatus::Created);
+        item.remove("e");
         let t = Instant::now();
         self.client
             .get_item()
@@ -148,24 +149,48 @@ impl Floor {
         Ok(ms(t))
     }
 
-    /// A copy of the sample delivery under a partition and partner of the floor's own (so that
-    /// the partner's listings do not see it), with its index keys.
-    fn delivery_copy(&mut self) -> (String, Item) {
+    /// A copy of the sample delivery in `status` under a partition and partner of the floor's
+    /// own (so that the partner's listings do not see it), with its index keys.
+    fn delivery_copy(&mut self, status: DeliveryStatus) -> (String, Item) {
         self.n += 1;
-        let partner = "ptn_benchfloor";
+        let partner = FLOOR_PARTNER;
         let tn = format!("FLOOR-{}-{}", std::process::id(), self.n);
+        let shard = keys::list_shard(&tn);
         let pk = keys::delivery_pk(partner, &tn);
         let mut item = self.delivery.clone();
         item.insert(keys::PK.into(), s(pk.clone()));
-        item.insert("gsi1pk".into(), s(keys::by_created_pk(partner)));
-        item.insert("gsi1sk".into(), s(format!("2026-01-01T00:00:00.000Z#{tn}")));
+        item.insert("delivery_status".into(), s(status.as_str()));
         item.insert(
-            "gsi2pk".into(),
-            s(format!("PARTNER#{partner}#STATUS#created")),
+            keys::CREATED_PK.into(),
+            s(keys::by_created_pk(partner, shard)),
         );
-        item.insert("gsi2sk".into(), s(format!("2026-01-01T00:00:00.000Z#{tn}")));
-        item.insert("gsi3pk".into(), s(format!("POLICY#pol_floor{}", self.n)));
+        item.insert(
+            keys::STATUS_PK.into(),
+            s(keys::by_status_pk(partner, status, shard)),
+        );
+        item.insert(
+            keys::LIST_SK.into(),
+            s(keys::list_sk("2026-01-01T00:00:00.000Z", &tn)),
+        );
+        item.insert(
+            keys::POLICY_PK.into(),
+            s(format!("POLICY#pol_floor{}", self.n)),
+        );
         (pk, item)
+    }
+
+    /// Adds a write's capacity per table and index to `index_units[kind]`.
+    fn count(&mut self, kind: &'static str, c: Option<&ConsumedCapacity>) {
+        let Some(c) = c else { return };
+        let by = self.index_units.entry(kind).or_default();
+        if let Some(t) = c.table.as_ref().and_then(|t| t.capacity_units) {
+            by.entry("table".into()).or_default().push(t);
+        }
+        for (name, cap) in c.global_secondary_indexes.iter().flatten() {
+            if let Some(u) = cap.capacity_units {
+                by.entry(name.clone()).or_default().push(u);
+            }
+        }
     }
 
     /// What `POST /oauth/token` needs: read the client.
@@ -185,27 +210,33 @@ impl Floor {
         Ok(ms(t))
     }
 
-    /// What submit needs: one conditional put of a new delivery.
+    /// What submit needs: one conditional put of a new delivery (a copy of the sample, whose
+    /// events are removed: a new delivery has none).
     pub async fn submit(&mut self) -> Result<f64, String> {
-        let (_, item) = self.delivery_copy();
+        let (_, mut item) = self.delivery_copy(DeliveryStatus::Created);
+        item.remove("e");
         let t = Instant::now();
-        self.put_new_delivery(item).await?;
-        Ok(ms(t))
+        let capacity = self.put_new_delivery(item).await?;
+        let elapsed = ms(t);
+        self.count("submit", capacity.as_ref());
+        Ok(elapsed)
     }
 
-    /// Submit's write: the conditional put of a new delivery (the existing item back on failure).
-    async fn put_new_delivery(&self, item: Item) -> Result<(), String> {
-        self.client
+    /// Submit's write: the conditional put of a new delivery (the existing item back on
+    /// failure); its capacity per table and index.
+    async fn put_new_delivery(&self, item: Item) -> Result<Option<ConsumedCapacity>, String> {
+        let out = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(TOTAL)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await
             .map_err(err)?;
-        Ok(())
+        Ok(out.consumed_capacity)
     }
 
     async fn read_delivery(&self, pk: &str) -> Result<(), String> {
@@ -223,8 +254,8 @@ impl Floor {
     }
 
     /// A fresh copy of the delivery to update (written outside the timing).
-    async fn scratch(&mut self) -> Result<String, String> {
-        let (pk, item) = self.delivery_copy();
+    async fn scratch(&mut self, status: DeliveryStatus) -> Result<String, String> {
+        let (pk, item) = self.delivery_copy(status);
         self.client
             .put_item()
             .table_name(&self.table)
@@ -235,43 +266,87 @@ impl Floor {
         Ok(pk)
     }
 
-    /// What a tracking update needs: read the delivery, then one transaction (update the
-    /// delivery, moving it to another status index partition and appending the event id; add
-    /// the events item). On a fresh copy of the delivery, written before the timing.
-    pub async fn tracking(&mut self) -> Result<f64, String> {
-        let pk = self.scratch().await?;
+    /// What a tracking update needs: read the delivery, then one conditional UpdateItem that
+    /// writes its status, events and version (moving it to another `list-status` key when the
+    /// status changes). On a fresh copy of the delivery, written before the timing.
+    pub async fn tracking(&mut self, status_changes: bool) -> Result<f64, String> {
+        let from = if status_changes {
+            DeliveryStatus::InDelivery
+        } else {
+            DeliveryStatus::Success
+        };
+        let pk = self.scratch(from).await?;
         let pk = pk.as_str();
-        let version = 100;
-        let update = Update::builder()
+        let tn = pk.rsplit('#').next().unwrap_or_default().to_string();
+        let events = self.delivery.get("e").cloned().ok_or("no events")?;
+        let t = Instant::now();
+        self.read_delivery(pk).await?;
+        let out = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .key(keys::PK, s(pk))
             .key(keys::SK, s(keys::DELIVERY_SK))
             .update_expression(
-                "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)",
+                "SET delivery_status = :st, #spk = :spk, updated_at = :now, version = :nv, e = :e",
             )
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":st", s("in_process"))
-            .expression_attribute_values(":g2", s("PARTNER#ptn_benchfloor#STATUS#in_process"))
-            .expression_attribute_values(":now", s("2026-01-01T00:00:00.000Z"))
-            .expression_attribute_values(":nv", AttributeValue::N(version.to_string()))
+            .expression_attribute_names("#spk", keys::STATUS_PK)
+            .expression_attribute_values(":st", s("success"))
             .expression_attribute_values(
-                ":ids",
-                AttributeValue::L(vec![s("in_process|2026-01-01T00:00:00.000Z|moved")]),
+                ":spk",
+                s(keys::by_status_pk(
+                    FLOOR_PARTNER,
+                    DeliveryStatus::Success,
+                    keys::list_shard(&tn),
+                )),
             )
-            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+            .expression_attribute_values(":now", s("2026-01-01T00:00:01.000Z"))
+            .expression_attribute_values(":nv", AttributeValue::N("100".into()))
+            .expression_attribute_values(":e", events)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+            .send()
+            .await
+            .map_err(err)?;
+        let elapsed = ms(t);
+        let kind = if status_changes {
+            "tracking, status changes"
+        } else {
+            "tracking, same status"
+        };
+        self.count(kind, out.consumed_capacity());
+        Ok(elapsed)
+    }
+
+    /// What filing a claim needs: read the delivery, then one two-item transaction (the
+    /// delivery's claims part and version, and a new item: here a copy of the delivery stands
+    /// for the claim item). On a fresh copy of the delivery, written before the timing.
+    pub async fn read_and_transact(&mut self) -> Result<f64, String> {
+        let pk = self.scratch(DeliveryStatus::Fail).await?;
+        let mut other = self.delivery.clone();
+        other.insert(
+            keys::PK.into(),
+            s(format!("CLAIM#{FLOOR_PARTNER}#{}", self.n)),
+        );
+        other.insert(keys::SK.into(), s("CLAIM"));
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk.as_str()))
+            .key(keys::SK, s(keys::DELIVERY_SK))
+            .update_expression("SET open_claim = :o, version = :nv")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":o", s("clm_floor"))
+            .expression_attribute_values(":nv", AttributeValue::N("101".into()))
             .build()
             .map_err(err)?;
-        let mut events = self.events.clone();
-        events.insert(keys::PK.into(), s(pk));
-        events.insert(keys::SK.into(), s(keys::events_sk(version)));
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(events))
+            .set_item(Some(other))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(err)?;
         let t = Instant::now();
-        self.read_delivery(pk).await?;
+        self.read_delivery(&pk).await?;
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
@@ -285,7 +360,7 @@ impl Floor {
 
     /// What cancel needs: read the delivery, then one conditional update. On a fresh copy.
     pub async fn cancel(&mut self) -> Result<f64, String> {
-        let pk = self.scratch().await?;
+        let pk = self.scratch(DeliveryStatus::Created).await?;
         let pk = pk.as_str();
         let t = Instant::now();
         self.read_delivery(pk).await?;
@@ -294,7 +369,7 @@ impl Floor {
             .table_name(&self.table)
             .key(keys::PK, s(pk))
             .key(keys::SK, s(keys::DELIVERY_SK))
-            .update_expression("SET updated_at = :now, policy.policy_status = :c")
+            .update_expression("SET updated_at = :now, policy_status = :c")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":now", s("2026-01-01T00:00:00.000Z"))
             .expression_attribute_values(":c", s("cancelled"))
@@ -321,24 +396,33 @@ impl Floor {
         Ok(ms(t))
     }
 
-    /// What list needs: one query of the partner's newest deliveries (the default page).
+    /// What list needs: one query per list shard of the partner's newest deliveries (the
+    /// default page), side by side.
     pub async fn list(&mut self, limit: i32) -> Result<f64, String> {
         let t = Instant::now();
-        self.client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_CREATED)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(keys::by_created_pk(&self.partner_id)))
-            .scan_index_forward(false)
-            .limit(limit)
-            .return_consumed_capacity(TOTAL)
-            .send()
-            .await
-            .map_err(err)?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for shard in 0..keys::LIST_SHARDS {
+            let q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::BY_CREATED)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::CREATED_PK)
+                .expression_attribute_values(":pk", s(keys::by_created_pk(&self.partner_id, shard)))
+                .scan_index_forward(false)
+                .limit(limit)
+                .return_consumed_capacity(TOTAL);
+            tasks.spawn(q.send());
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.map_err(err)?.map_err(err)?;
+        }
         Ok(ms(t))
     }
 }
+
+const FLOOR_PARTNER: &str = "ptn_benchfloor";
 
 /// An item's size as DynamoDB counts it for capacity (attribute names + values; numbers
 /// approximated by their digits).
@@ -362,9 +446,16 @@ pub fn item_size(item: &Item) -> usize {
 }
 
 impl Floor {
-    /// Sizes of the sample delivery item and of one tracking events item.
+    /// Sizes of the sample delivery item (after 5 tracking updates) and of its copy in a list
+    /// index (projection ALL: the same item, its list keys aside).
     pub fn item_sizes(&self) -> (usize, usize) {
-        (item_size(&self.delivery), item_size(&self.events))
+        let copy: Item = self
+            .delivery
+            .iter()
+            .filter(|(k, _)| k.as_str() != keys::STATUS_PK && k.as_str() != keys::POLICY_PK)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (item_size(&self.delivery), item_size(&copy))
     }
 }
 

@@ -151,7 +151,7 @@ fn ok_or(c: &stack::Call, what: &str) -> Result<(), String> {
     }
 }
 
-const LIFECYCLE: [&str; 5] = [
+pub(crate) const LIFECYCLE: [&str; 5] = [
     "in_process",
     "in_process",
     "in_delivery",
@@ -313,9 +313,11 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     ep.e2e = None;
     results.endpoints.push(ep);
 
+    // Deliveries for the tracking phase (n/5 whole lifecycles) and the cancel phase (n).
+    let tracked = n.div_ceil(LIFECYCLE.len());
     let mut phase = Phase::new(stack, "deliveries");
     let mut submitted = Vec::new();
-    for i in 0..n {
+    for i in 0..n + tracked {
         let tn = format!("BENCH-{run_id}-{i}");
         let c = partner.submit(&token, &tn).await;
         if c.ok() {
@@ -324,7 +326,7 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
         phase.call(c);
     }
     let mut f = Vec::new();
-    for _ in 0..n {
+    for _ in 0..n + tracked {
         f.push(floor.submit().await?);
     }
     results.endpoints.push(phase.finish(
@@ -334,23 +336,34 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
         (1, 0, 1),
     ));
 
+    // Whole lifecycles (the statuses of LIFECYCLE in turn: moves and same-status updates, the
+    // item growing by one event each time), so the mean is a lifecycle's mean.
+    let (for_tracking, for_cancel) = submitted.split_at(tracked.min(submitted.len()));
     let mut phase = Phase::new(stack, "tracking");
-    for (tn, _) in &submitted {
-        phase.call(partner.track(&token, tn, "in_process").await);
+    for (tn, _) in for_tracking {
+        for status in LIFECYCLE {
+            phase.call(partner.track(&token, tn, status).await);
+        }
     }
     let mut f = Vec::new();
-    for _ in 0..n {
-        f.push(floor.tracking().await?);
+    for i in 0..tracked * LIFECYCLE.len() {
+        let status = LIFECYCLE[i % LIFECYCLE.len()];
+        let previous = if i % LIFECYCLE.len() == 0 {
+            "created"
+        } else {
+            LIFECYCLE[i % LIFECYCLE.len() - 1]
+        };
+        f.push(floor.tracking(status != previous).await?);
     }
     results.endpoints.push(phase.finish(
-        "POST /tracking-details",
-        "GetItem + TransactWriteItems",
+        "POST /tracking-details (lifecycle mean)",
+        "GetItem + UpdateItem",
         f,
         (2, 1, 1),
     ));
 
     let mut phase = Phase::new(stack, "deliveries");
-    for (tn, policy) in &submitted {
+    for (tn, policy) in for_cancel {
         phase.call(partner.cancel(&token, tn, policy).await);
     }
     let mut f = Vec::new();
@@ -392,10 +405,18 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
             "GET /sme-deliveries (list, {} items)",
             shared::service::DEFAULT_LIST_LIMIT
         ),
-        "1 Query (index)",
+        &format!(
+            "{} Queries (index shards)",
+            shared::store::keys::LIST_SHARDS
+        ),
         f,
-        (1, 1, 0),
+        (
+            shared::store::keys::LIST_SHARDS as u32,
+            shared::store::keys::LIST_SHARDS as u32,
+            0,
+        ),
     ));
+    results.index_units = std::mem::take(&mut floor.index_units);
 
     // ---- claims (issue 13): n failed deliveries, one claim each ----------------------------------
     step(&format!(
@@ -428,7 +449,7 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
     // Floors: the same operations on the delivery's copies (GetItem + a two-item transaction; GetItem + a write).
     let mut f = Vec::new();
     for _ in 0..n {
-        f.push(floor.tracking().await?);
+        f.push(floor.read_and_transact().await?);
     }
     results.endpoints.push(phase.finish(
         "POST /claims (file)",

@@ -482,6 +482,7 @@ pub(crate) mod tests {
             created_at: "2026-11-25T06:05:00.528Z".into(),
             updated_at: "2026-11-26T09:30:00.000Z".into(),
             version: 3,
+            batches: vec![],
             event_ids: vec![],
             claims: Default::default(),
         }

@@ -9,7 +9,7 @@ use super::{not_found_tracking, App, Reply};
 use crate::auth::{Principal, Scope};
 use crate::domain::{DeliveryStatus, PolicyStatus, TrackingEvent, TrackingNumber};
 use crate::error::ApiError;
-use crate::store::{DeliveryRecord, ListQuery};
+use crate::store::{DeliveryRecord, ListPosition, ListQuery};
 use crate::time_fmt;
 
 pub const DEFAULT_LIST_LIMIT: i32 = 50;
@@ -88,8 +88,17 @@ impl App {
         self.caller(p).await?;
         let shape = query_shape(&q);
         let key = self.links.get().await?;
-        let start = super::open_list_cursor(&key, &p.partner_id, &shape, params)?;
-        let (items, next) = self.store.list_deliveries(&p.partner_id, &q, start).await?;
+        // The cursor carries where each list shard resumes (a cursor sealed before issue 17
+        // carried one index key instead: it no longer parses, and is refused like any other).
+        let from = match params.get("cursor").filter(|c| !c.is_empty()) {
+            None => ListPosition::start(),
+            Some(c) => key
+                .open_cursor(&p.partner_id, &shape, c)
+                .and_then(|payload| serde_json::from_str::<ListPosition>(&payload).ok())
+                .filter(ListPosition::is_valid)
+                .ok_or(ApiError::InvalidCursor)?,
+        };
+        let (items, next) = self.store.list_deliveries(&p.partner_id, &q, &from).await?;
         let mut out = Vec::with_capacity(items.len());
         for rec in &items {
             let url = format!(
@@ -98,7 +107,13 @@ impl App {
             );
             out.push(delivery_json(rec, None, &url));
         }
-        let next_cursor = super::seal_list_cursor(&key, &p.partner_id, &shape, next);
+        let next_cursor = next.map(|k| {
+            key.seal_cursor(
+                &p.partner_id,
+                &shape,
+                &serde_json::to_string(&k).expect("a list position serialises"),
+            )
+        });
         Ok((200, json!({"items": out, "next_cursor": next_cursor})))
     }
 }

@@ -82,6 +82,7 @@ impl App {
             created_at: now.clone(),
             updated_at: now,
             version: 1,
+            batches: vec![],
             event_ids: vec![],
             claims: Default::default(),
         };

@@ -7,7 +7,7 @@
 //! partner and client are read in one BatchGetItem at most once per `ACCESS_CACHE_TTL`):
 //! submit 1 write (a retry: the same failed write returns the existing item);
 //! tracking 1 read + 1 write; cancel 1 read + 1 write; get delivery 1 query;
-//! get policy 2 queries (index, then the delivery); list 1 query.
+//! get policy 2 queries (index, then the delivery); list 1 query per list shard, side by side.
 //! Claims (`claims`): file 1 read + 1 write (a transaction); document, note, withdraw 1 read +
 //! 1 write; get claim 1 read (+ 1 S3 ListObjectsV2 when it has documents); list 1 query.
 //! Catalogue and quotes (`products`): list products 0 (cached) or 1 query; get product 0 (cached)

@@ -35,10 +35,11 @@ impl App {
                     requested: req.delivery_status,
                 });
             }
+            let stored = current.stored_event_ids();
             let new_events: Vec<TrackingEvent> = req
                 .events
                 .iter()
-                .filter(|e| !current.event_ids.contains(&e.id()))
+                .filter(|e| !stored.contains(&e.id()))
                 .cloned()
                 .collect();
             let added = new_events.len();

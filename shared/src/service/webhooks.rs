@@ -15,7 +15,9 @@ use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
 use crate::queue::{DeliveryJob, Queue};
 use crate::secrets::WebhookKeys;
-use crate::store::{AttemptRecord, EndpointRecord, EventRecord, StoreError, MAX_ENDPOINTS};
+use crate::store::{
+    keys, AttemptRecord, EndpointRecord, EventRecord, ListPosition, StoreError, MAX_ENDPOINTS,
+};
 use crate::time_fmt;
 use crate::webhooks::event::{self, EventType, EVENT_RETENTION_SECONDS};
 use crate::webhooks::signing;
@@ -173,13 +175,13 @@ fn page_reply(
     p: &Principal,
     shape: &str,
     items: impl Iterator<Item = Value>,
-    next: Option<HashMap<String, String>>,
+    next: Option<ListPosition>,
 ) -> Reply {
     let next_cursor = next.map(|k| {
         key.seal_cursor(
             &p.partner_id,
             shape,
-            &serde_json::to_string(&k).expect("map serialises"),
+            &serde_json::to_string(&k).expect("a position serialises"),
         )
     });
     (
@@ -456,11 +458,12 @@ impl App {
         let rec = self.own_endpoint(p, id).await?;
         let key = self.links.get().await?;
         let shape = format!("attempts|{}", rec.endpoint_id);
-        let start = self.open_page_cursor(&key, p, &shape, params)?;
+        // An attempt's sort key is `<attempted_at>#<nonce>`.
+        let start = self.open_page_cursor(&key, p, &shape, params, |sk| sk.contains('#'))?;
         let now = time_fmt::now().unix_timestamp();
         let (items, next) = self
             .store
-            .list_attempts(&p.partner_id, &rec.endpoint_id, now, limit, start)
+            .list_attempts(&p.partner_id, &rec.endpoint_id, now, limit, &start)
             .await?;
         Ok(page_reply(
             &key,
@@ -471,23 +474,24 @@ impl App {
         ))
     }
 
+    /// Where a page of a list over the event log's shards starts: the position the sealed
+    /// `cursor` holds (400 `invalid_cursor` if it was altered, sealed for another partner or
+    /// other filters, or is of the layout before the log was split), or the first page.
     fn open_page_cursor(
         &self,
         key: &crate::links::LinkKey,
         p: &Principal,
         shape: &str,
         params: &HashMap<String, String>,
-    ) -> Result<Option<HashMap<String, String>>, ApiError> {
+        sk_ok: impl Fn(&str) -> bool,
+    ) -> Result<ListPosition, ApiError> {
         match params.get("cursor").filter(|c| !c.is_empty()) {
-            None => Ok(None),
-            Some(c) => {
-                let payload = key
-                    .open_cursor(&p.partner_id, shape, c)
-                    .ok_or(ApiError::InvalidCursor)?;
-                serde_json::from_str(&payload)
-                    .map(Some)
-                    .map_err(|_| ApiError::InvalidCursor)
-            }
+            None => Ok(ListPosition::start_of(keys::EVENT_LOG_SHARDS)),
+            Some(c) => key
+                .open_cursor(&p.partner_id, shape, c)
+                .and_then(|payload| serde_json::from_str::<ListPosition>(&payload).ok())
+                .filter(|pos| pos.is_valid_for(keys::EVENT_LOG_SHARDS, sk_ok))
+                .ok_or(ApiError::InvalidCursor),
         }
     }
 
@@ -541,7 +545,7 @@ impl App {
             get("created_from").unwrap_or(""),
             get("created_to").unwrap_or("")
         );
-        let start = self.open_page_cursor(&key, p, &shape, params)?;
+        let start = self.open_page_cursor(&key, p, &shape, params, event::is_event_id)?;
         let (items, next) = self
             .store
             .list_events(
@@ -551,7 +555,7 @@ impl App {
                 event_type,
                 now.unix_timestamp(),
                 limit,
-                start,
+                &start,
             )
             .await?;
         Ok(page_reply(

@@ -52,15 +52,14 @@ impl Store {
         let mut item = with_keys(to_item(c)?, keys::claim(&c.partner_id, &c.claim_id));
         let sk = keys::claim_created_sk(&c.created_at, &c.claim_id);
         item.insert(
-            "gsi1pk".into(),
+            keys::CREATED_PK.into(),
             s(keys::claims_by_created_pk(&c.partner_id)),
         );
-        item.insert("gsi1sk".into(), s(sk.clone()));
         item.insert(
-            "gsi2pk".into(),
+            keys::STATUS_PK.into(),
             s(keys::claims_by_status_pk(&c.partner_id, c.claim_status)),
         );
-        item.insert("gsi2sk".into(), s(sk));
+        item.insert(keys::LIST_SK.into(), s(sk));
         Ok(item)
     }
 

@@ -5,8 +5,10 @@ use crate::domain::DeliveryStatus;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
-pub const BY_CREATED: &str = "by-created";
-pub const BY_STATUS: &str = "by-status";
+/// A partner's deliveries, newest first, in `LIST_SHARDS` partitions (see "list indexes" below).
+pub const BY_CREATED: &str = "list-created";
+/// The same, per delivery status.
+pub const BY_STATUS: &str = "list-status";
 pub const BY_POLICY: &str = "by-policy";
 
 pub const DELIVERY_SK: &str = "DELIVERY";
@@ -76,19 +78,6 @@ pub fn events_sk(version: u64) -> String {
     format!("{EVENTS_SK_PREFIX}{version:010}")
 }
 
-pub fn by_created_pk(partner_id: &str) -> String {
-    format!("PARTNER#{partner_id}")
-}
-
-pub fn by_status_pk(partner_id: &str, status: DeliveryStatus) -> String {
-    format!("PARTNER#{partner_id}#STATUS#{status}")
-}
-
-/// Sort key of both list indexes: the creation time (sortable text) then the tracking number.
-pub fn created_sk(created_at: &str, tracking_number: &str) -> String {
-    format!("{created_at}#{tracking_number}")
-}
-
 /// The partner id and tracking number of a delivery partition key.
 pub fn parse_delivery_pk(pk: &str) -> Option<(String, String)> {
     let (partner_id, tracking_number) = pk.strip_prefix("DELIVERY#")?.split_once('#')?;
@@ -97,6 +86,57 @@ pub fn parse_delivery_pk(pk: &str) -> Option<(String, String)> {
 
 pub fn by_policy_pk(policy_id: &str) -> String {
     format!("POLICY#{policy_id}")
+}
+
+// ---- list indexes (issue 17) --------------------------------------------------------------
+//
+// A large partner's deliveries would all land on one `list-created` key and one `list-status`
+// key per status, and every submit and tracking update writes there: at 2 million parcels a
+// day with 5 updates each and a 10x peak that is ~1,400 writes/s on one key, over DynamoDB's
+// 1,000 WCU/s per partition (bench/RESULTS.md, "Hot keys"). So each key is split into
+// `LIST_SHARDS` keys by a fixed function of the tracking number, and a list queries every
+// shard and merges the answers by sort key. Changing `LIST_SHARDS` or `list_shard` moves every
+// stored delivery to another key: both are part of the table's layout, like the key strings.
+
+/// Shards of each list key.
+pub const LIST_SHARDS: u8 = 8;
+/// Attribute of the `list-created` partition key.
+pub const CREATED_PK: &str = "cpk";
+/// Attribute of the `list-status` partition key.
+pub const STATUS_PK: &str = "spk";
+/// Attribute of the sort key of both list indexes: `<created_at>#<tracking_number>`.
+pub const LIST_SK: &str = "lsk";
+/// Attribute of the `by-policy` partition key.
+pub const POLICY_PK: &str = "gsi3pk";
+/// Index key attributes of the layout before issue 17 (`by-created`, `by-status`), removed
+/// when an item is rewritten.
+pub const LEGACY_INDEX_ATTRIBUTES: [&str; 4] = ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
+
+/// The list shard of a tracking number: the first byte of its SHA-256, modulo `LIST_SHARDS`
+/// (a divisor of 256, so every shard is equally likely).
+pub fn list_shard(tracking_number: &str) -> u8 {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(tracking_number.as_bytes())[0] % LIST_SHARDS
+}
+
+pub fn by_created_pk(partner_id: &str, shard: u8) -> String {
+    format!("PARTNER#{partner_id}#{shard}")
+}
+
+pub fn by_status_pk(partner_id: &str, status: DeliveryStatus, shard: u8) -> String {
+    format!("PARTNER#{partner_id}#STATUS#{status}#{shard}")
+}
+
+/// Sort key of both list indexes: the creation time (sortable text) then the tracking number.
+pub fn list_sk(created_at: &str, tracking_number: &str) -> String {
+    format!("{created_at}#{tracking_number}")
+}
+
+/// The tracking number in a list sort key.
+pub fn list_sk_tracking_number(sk: &str) -> Option<&str> {
+    sk.split_once('#')
+        .map(|(_, tn)| tn)
+        .filter(|tn| !tn.is_empty())
 }
 
 // ---- webhooks (issue 14) ------------------------------------------------------------------
@@ -121,31 +161,76 @@ pub fn endpoint_count(partner_id: &str) -> (String, String) {
     (webhooks_pk(partner_id), ENDPOINT_COUNT_SK.into())
 }
 
-/// The event log of one partner: sort key = the event id (a ULID: sorted by time).
-pub fn events_pk(partner_id: &str) -> String {
-    format!("EVENTS#{partner_id}")
+// The event log (issue 14), split like the list keys (issue 17): at the issue's peak a large
+// partner makes ~1,389 events/s (about 6 per lifecycle), each Put 1 to 2 write units, over
+// DynamoDB's 1,000 WCU/s per partition on one key (bench/RESULTS.md, "Hot keys"). So the log is
+// `EVENT_LOG_SHARDS` keys `EVENTS#<partner_id>#<shard>`, the shard a fixed function of the
+// resource id (one resource's events stay on one key), and the list queries every shard and
+// merges (`lists.rs`). The shard is also written into the event id (the top bits of the ULID's
+// random part, `webhooks::event::event_id`), so `GET /events/{id}` and redeliver find the key
+// from the id alone: one GetItem. Part of the stored layout, like the key strings.
+
+/// Shards of a partner's event log.
+pub const EVENT_LOG_SHARDS: u8 = 8;
+/// Bits of the ULID's random part (from the top) that carry the shard: `EVENT_LOG_SHARDS` is
+/// `1 << EVENT_SHARD_BITS`.
+pub const EVENT_SHARD_BITS: u32 = 3;
+
+/// The event log shard of a resource (`delivery` + tracking number, `claim` + claim id): the
+/// first byte of the SHA-256 of `<kind>#<id>`, modulo `EVENT_LOG_SHARDS`.
+pub fn event_log_shard(resource_kind: &str, resource_id: &str) -> u8 {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(resource_kind.as_bytes())
+        .chain_update(b"#")
+        .chain_update(resource_id.as_bytes())
+        .finalize()[0]
+        % EVENT_LOG_SHARDS
 }
 
-pub fn event(partner_id: &str, event_id: &str) -> (String, String) {
-    (events_pk(partner_id), event_id.to_string())
+/// The shard an event id carries (`None`: not an `evt_` ULID).
+pub fn event_id_shard(event_id: &str) -> Option<u8> {
+    let ulid = ulid::Ulid::from_string(event_id.strip_prefix("evt_")?).ok()?;
+    Some((ulid.random() >> (80 - EVENT_SHARD_BITS)) as u8)
 }
 
-/// The delivery attempts to one endpoint, sorted by time.
-pub fn attempts_pk(partner_id: &str, endpoint_id: &str) -> String {
-    format!("ATTEMPTS#{partner_id}#{endpoint_id}")
+/// One shard of a partner's event log: sort key = the event id (a ULID: sorted by time).
+pub fn events_pk(partner_id: &str, shard: u8) -> String {
+    format!("EVENTS#{partner_id}#{shard}")
 }
 
-pub fn attempt(partner_id: &str, endpoint_id: &str, at: &str, nonce: &str) -> (String, String) {
+/// The key of a logged event (`None`: the id is no event id, so no event has it).
+pub fn event(partner_id: &str, event_id: &str) -> Option<(String, String)> {
+    let shard = event_id_shard(event_id)?;
+    Some((events_pk(partner_id, shard), event_id.to_string()))
+}
+
+/// The delivery attempts to one endpoint, sorted by time, split like the event log and by the
+/// same shard (the one the event id carries): every event a partner's endpoint subscribes to
+/// makes at least one attempt, ~1,389/s at the peak on one key otherwise.
+pub fn attempts_pk(partner_id: &str, endpoint_id: &str, shard: u8) -> String {
+    format!("ATTEMPTS#{partner_id}#{endpoint_id}#{shard}")
+}
+
+pub fn attempt(
+    partner_id: &str,
+    endpoint_id: &str,
+    shard: u8,
+    at: &str,
+    nonce: &str,
+) -> (String, String) {
     (
-        attempts_pk(partner_id, endpoint_id),
+        attempts_pk(partner_id, endpoint_id, shard),
         format!("{at}#{nonce}"),
     )
 }
 
 // ---- claims (issue 13) ------------------------------------------------------------------------
 // A claim item: pk `CLAIM#<partner_id>#<claim_id>`, sk `CLAIM`; in the list indexes under
-// `CLAIMS#<partner_id>` (by-created) and `CLAIMS#<partner_id>#STATUS#<claim_status>` (by-status),
-// sorted by `<created_at>#<claim_id>`, apart from the partner's deliveries (`PARTNER#...`).
+// `CLAIMS#<partner_id>` (list-created, `cpk`) and `CLAIMS#<partner_id>#STATUS#<claim_status>`
+// (list-status, `spk`), sorted by `<created_at>#<claim_id>` (`lsk`), apart from the partner's
+// deliveries (`PARTNER#...`). One key each, not sharded: claims are a few percent of deliveries
+// (bench/RESULTS.md, "Hot keys").
 
 pub const CLAIM_SK: &str = "CLAIM";
 
@@ -199,8 +284,24 @@ mod tests {
     }
 
     #[test]
+    fn list_shards_are_fixed_and_spread() {
+        // Part of the stored layout: these must never change.
+        assert_eq!(list_shard("SPX0001"), list_shard("SPX0001"));
+        let mut seen = [0usize; LIST_SHARDS as usize];
+        for i in 0..8000 {
+            seen[list_shard(&format!("TN{i:06}")) as usize] += 1;
+        }
+        for n in seen {
+            assert!((800..1200).contains(&n), "{seen:?}");
+        }
+        let sk = list_sk("2026-12-01T00:00:00.000Z", "T.1");
+        assert_eq!(list_sk_tracking_number(&sk), Some("T.1"));
+        assert!(by_created_pk("p1", 3) != by_created_pk("p13", 0));
+    }
+
+    #[test]
     fn claim_keys_stay_apart_from_deliveries_and_other_partners() {
-        assert_ne!(claims_by_created_pk("p1"), by_created_pk("p1"));
+        assert_ne!(claims_by_created_pk("p1"), by_created_pk("p1", 0));
         let st = crate::domain::ClaimStatus::InReview;
         assert_eq!(claims_by_status_pk("p1", st), "CLAIMS#p1#STATUS#in_review");
         let key = claim_document("ptn_a", "clm_1", "doc_1");

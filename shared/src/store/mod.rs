@@ -1,9 +1,15 @@
 //! The DynamoDB store: every read and write of the table. One method = one round trip
-//! (except `delivery_with_history` on a history over 1 MB).
+//! (except `delivery_with_history` on a history over 1 MB, and `list_deliveries`: one query per
+//! list shard, side by side). Deliveries: `deliveries.rs` (item layout: `delivery_layout.rs`),
+//! lists: `lists.rs`.
 
+mod blob;
 mod claim_records;
 mod claims;
+mod deliveries;
+mod delivery_layout;
 pub mod keys;
+mod lists;
 mod products;
 mod quotes;
 mod records;
@@ -12,13 +18,15 @@ mod webhooks;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use blob::decode_json as decode_compressed_attribute;
+pub use deliveries::Inserted;
+pub use delivery_layout::INLINE_EVENTS_MAX_BYTES;
+pub use lists::{shard_limit, ListPosition, ListQuery};
 pub use products::{LegacyMigration, ProductRecord};
 pub use records::{
     still_valid, AuditRecord, ClientRecord, DeliveryRecord, EventBatchRecord, PartnerRecord,
@@ -33,7 +41,7 @@ pub use claim_records::{
 pub use claims::{ClaimListQuery, DeliveryEffect};
 pub use webhooks::{AttemptRecord, EndpointRecord, EventRecord, Page, MAX_ENDPOINTS};
 
-use crate::domain::{Cancellation, DeliveryStatus, PolicyStatus, Product, TrackingEvent};
+use crate::domain::Product;
 use crate::error::ApiError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -95,17 +103,6 @@ fn with_keys(mut item: Item, (pk, sk): (String, String)) -> Item {
     item.insert(keys::PK.into(), s(pk));
     item.insert(keys::SK.into(), s(sk));
     item
-}
-
-/// Filters of a delivery list.
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    pub delivery_status: Option<DeliveryStatus>,
-    pub policy_status: Option<PolicyStatus>,
-    /// Inclusive bounds on `created_at`, as sortable text (`time_fmt::format`).
-    pub created_from: Option<String>,
-    pub created_to: Option<String>,
-    pub limit: i32,
 }
 
 /// A page of one of the list indexes (`Store::index_page`).
@@ -189,14 +186,6 @@ pub struct AuditQuery {
     pub action: Option<String>,
     pub target: Option<String>,
     pub limit: usize,
-}
-
-/// Result of inserting a delivery.
-#[derive(Debug)]
-pub enum Inserted {
-    Created,
-    /// A delivery with that tracking number already exists for the partner: here it is.
-    Exists(Box<DeliveryRecord>),
 }
 
 #[derive(Clone)]
@@ -479,227 +468,6 @@ impl Store {
         }
     }
 
-    // ---- deliveries ----------------------------------------------------------------------
-
-    fn delivery_item(rec: &DeliveryRecord) -> Result<Item, StoreError> {
-        let tn = rec.submission.tracking_number.as_str();
-        let mut item = with_keys(
-            to_item(rec)?,
-            (
-                keys::delivery_pk(&rec.partner_id, tn),
-                keys::DELIVERY_SK.into(),
-            ),
-        );
-        let created = keys::created_sk(&rec.created_at, tn);
-        item.insert("gsi1pk".into(), s(keys::by_created_pk(&rec.partner_id)));
-        item.insert("gsi1sk".into(), s(created.clone()));
-        item.insert(
-            "gsi2pk".into(),
-            s(keys::by_status_pk(&rec.partner_id, rec.delivery_status)),
-        );
-        item.insert("gsi2sk".into(), s(created));
-        item.insert(
-            "gsi3pk".into(),
-            s(keys::by_policy_pk(&rec.policy.policy_id)),
-        );
-        Ok(item)
-    }
-
-    /// Insert a new delivery unless the partner already has that tracking number. One round
-    /// trip either way: a failed condition returns the existing item.
-    pub async fn insert_delivery(&self, rec: &DeliveryRecord) -> Result<Inserted, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::delivery_item(rec)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Inserted::Created),
-            Err(e) => match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-                    match c.item.clone() {
-                        Some(item) => Ok(Inserted::Exists(Box::new(from_item(item)?))),
-                        None => Err(StoreError::Conflict),
-                    }
-                }
-                _ => Err(classify("PutItem", e)),
-            },
-        }
-    }
-
-    pub async fn delivery(
-        &self,
-        partner_id: &str,
-        tracking_number: &str,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.get((
-            keys::delivery_pk(partner_id, tracking_number),
-            keys::DELIVERY_SK.into(),
-        ))
-        .await
-    }
-
-    /// The delivery and its tracking history (ordered by `tracking_time`), in one query.
-    pub async fn delivery_with_history(
-        &self,
-        partner_id: &str,
-        tracking_number: &str,
-    ) -> Result<Option<(DeliveryRecord, Vec<TrackingEvent>)>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::delivery_pk(partner_id, tracking_number)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        let mut delivery = None;
-        let mut events: Vec<TrackingEvent> = Vec::new();
-        for item in items {
-            let sk = item
-                .get(keys::SK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            if sk == keys::DELIVERY_SK {
-                delivery = Some(from_item::<DeliveryRecord>(item)?);
-            } else if sk.starts_with(keys::EVENTS_SK_PREFIX) {
-                events.extend(from_item::<EventBatchRecord>(item)?.events);
-            }
-        }
-        // Stable sort: events of the same instant keep the order they were accepted in.
-        events.sort_by_key(|e| e.instant());
-        Ok(delivery.map(|d| (d, events)))
-    }
-
-    /// Apply a tracking update read at `old.version`: the new status and the new events
-    /// (already deduplicated against `old.event_ids`), atomically. `Conflict` if the delivery
-    /// changed since it was read.
-    pub async fn record_tracking(
-        &self,
-        old: &DeliveryRecord,
-        status: DeliveryStatus,
-        new_events: &[TrackingEvent],
-        now: &str,
-    ) -> Result<(), StoreError> {
-        let tn = old.submission.tracking_number.as_str();
-        let pk = keys::delivery_pk(&old.partner_id, tn);
-        let version = old.version + 1;
-        let ids: Vec<AttributeValue> = new_events.iter().map(|e| s(e.id())).collect();
-        // What claims' eligibility reads (issue 13): the latest event time, and when the
-        // delivery became `success`.
-        let (last_event_time, success_time) = claim_times(old, status, new_events);
-        let mut expression = "SET delivery_status = :st, gsi2pk = :g2, updated_at = :now, version = :nv, event_ids = list_append(if_not_exists(event_ids, :empty), :ids)".to_string();
-        let mut times = Vec::new();
-        if let Some(t) = last_event_time {
-            expression.push_str(", last_event_time = :let");
-            times.push((":let", t));
-        }
-        if let Some(t) = success_time {
-            expression.push_str(", success_time = :sut");
-            times.push((":sut", t));
-        }
-        let mut update = Update::builder();
-        for (name, t) in times {
-            update = update.expression_attribute_values(name, s(t));
-        }
-        let update = update
-            .table_name(&self.table)
-            .key(keys::PK, s(pk.clone()))
-            .key(keys::SK, s(keys::DELIVERY_SK))
-            .update_expression(expression)
-            .condition_expression("version = :v")
-            .expression_attribute_values(":st", s(status.as_str()))
-            .expression_attribute_values(":g2", s(keys::by_status_pk(&old.partner_id, status)))
-            .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":nv", n(version))
-            .expression_attribute_values(":v", n(old.version))
-            .expression_attribute_values(":ids", AttributeValue::L(ids))
-            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        if new_events.is_empty() {
-            let u = update;
-            return self
-                .client
-                .update_item()
-                .table_name(u.table_name)
-                .set_key(Some(u.key))
-                .update_expression(u.update_expression)
-                .set_condition_expression(u.condition_expression)
-                .set_expression_attribute_values(u.expression_attribute_values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| match e.as_service_error() {
-                    Some(x) if x.is_conditional_check_failed_exception() => StoreError::Conflict,
-                    _ => classify("UpdateItem", e),
-                });
-        }
-        let batch = EventBatchRecord {
-            events: new_events.to_vec(),
-            delivery_status: status,
-            received_at: now.to_string(),
-        };
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(with_keys(
-                to_item(&batch)?,
-                (pk, keys::events_sk(version)),
-            )))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        self.transact(vec![
-            TransactWriteItem::builder().update(update).build(),
-            TransactWriteItem::builder().put(put).build(),
-        ])
-        .await
-    }
-
-    /// Cancel the policy of a delivery read at `old.version` (the condition also keeps a claim
-    /// filed meanwhile from being overtaken: filing bumps the version).
-    pub async fn cancel_policy(
-        &self,
-        old: &DeliveryRecord,
-        c: &Cancellation,
-        now: &str,
-    ) -> Result<(), StoreError> {
-        let tn = old.submission.tracking_number.as_str();
-        let cancellation =
-            serde_dynamo::to_attribute_value(c).map_err(|e| StoreError::Internal(e.to_string()))?;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::delivery_pk(&old.partner_id, tn)))
-            .key(keys::SK, s(keys::DELIVERY_SK))
-            .update_expression(
-                "SET policy.policy_status = :cancelled, policy.cancellation = :c, policy.cancelled_at = :now, updated_at = :now, version = :nv",
-            )
-            .condition_expression("version = :v")
-            .expression_attribute_values(":cancelled", s(PolicyStatus::Cancelled.as_str()))
-            .expression_attribute_values(":c", cancellation)
-            .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":nv", n(old.version + 1))
-            .expression_attribute_values(":v", n(old.version))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(x) if x.is_conditional_check_failed_exception() => StoreError::Conflict,
-                _ => classify("UpdateItem", e),
-            })?;
-        Ok(())
-    }
-
     pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         self.client
             .transact_write_items()
@@ -732,78 +500,23 @@ impl Store {
             })
     }
 
-    /// The delivery partition key of a policy id, if the policy belongs to `partner_id`.
-    pub async fn policy_delivery_pk(
-        &self,
-        partner_id: &str,
-        policy_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let prefix = keys::delivery_pk_prefix(partner_id);
-        Ok(self
-            .policy_delivery_pks(policy_id)
-            .await?
-            .into_iter()
-            .find(|pk| pk.starts_with(&prefix)))
-    }
-
-    /// The delivery partition keys the `by-policy` index holds for a policy id, whatever the
-    /// partner (one for an issued policy). One query of a KEYS_ONLY index: no policy data.
-    pub async fn policy_delivery_pks(&self, policy_id: &str) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_POLICY)
-            .key_condition_expression("gsi3pk = :p")
-            .expression_attribute_values(":p", s(keys::by_policy_pk(policy_id)))
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|i| i.get(keys::PK).and_then(|v| v.as_s().ok()))
-            .cloned()
-            .collect())
-    }
-
-    /// A page of a partner's deliveries, newest first, from an index (never a scan).
-    /// `start` and the returned key are the index's LastEvaluatedKey (string attributes).
-    pub async fn list_deliveries(
-        &self,
-        partner_id: &str,
-        q: &ListQuery,
-        start: Option<HashMap<String, String>>,
-    ) -> Result<(Vec<DeliveryRecord>, Option<HashMap<String, String>>), StoreError> {
-        self.index_page(
-            IndexQuery {
-                status_pk: q
-                    .delivery_status
-                    .map(|st| keys::by_status_pk(partner_id, st)),
-                created_pk: keys::by_created_pk(partner_id),
-                created_from: q.created_from.clone(),
-                created_to: q.created_to.clone(),
-                limit: q.limit,
-                filter: q
-                    .policy_status
-                    .map(|ps| ("policy.policy_status = :f", ps.as_str().to_string())),
-            },
-            start,
-        )
-        .await
-    }
-
-    /// One page of a list index, newest first: `by-status` under `status_pk` when given, else
-    /// `by-created` under `created_pk`; both sorted by `<created_at>#<id>`, so the created range
-    /// is a key condition. `filter` (an expression on `:f`) applies to the page read.
+    /// One page of a list index, newest first, one key (claims; a partner's deliveries are split
+    /// over shards: `lists.rs`): `list-status` under `status_pk` when given, else `list-created`
+    /// under `created_pk`; both sorted by `<created_at>#<id>`, so the created range is a key
+    /// condition. `filter` (an expression on `:f`) applies to the page read.
     async fn index_page<T: DeserializeOwned>(
         &self,
         q: IndexQuery,
         start: Option<HashMap<String, String>>,
     ) -> Result<(Vec<T>, Option<HashMap<String, String>>), StoreError> {
         let (index, pk_attr, sk_attr, pk) = match q.status_pk {
-            Some(pk) => (keys::BY_STATUS, "gsi2pk", "gsi2sk", pk),
-            None => (keys::BY_CREATED, "gsi1pk", "gsi1sk", q.created_pk),
+            Some(pk) => (keys::BY_STATUS, keys::STATUS_PK, keys::LIST_SK, pk),
+            None => (
+                keys::BY_CREATED,
+                keys::CREATED_PK,
+                keys::LIST_SK,
+                q.created_pk,
+            ),
         };
         let mut cond = format!("{pk_attr} = :pk");
         let mut req = self
@@ -858,29 +571,4 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok((items, next))
     }
-}
-
-/// The delivery's new `last_event_time` and `success_time` after a tracking update (`None`:
-/// unchanged). `success_time` is set once, by the update that moves the delivery to `success`:
-/// its latest event's time (or the time of the update, when all its events were stored before).
-fn claim_times(
-    old: &DeliveryRecord,
-    status: DeliveryStatus,
-    new_events: &[TrackingEvent],
-) -> (Option<String>, Option<String>) {
-    let newest = new_events.iter().map(|e| e.instant()).max();
-    let stored = old
-        .claims
-        .last_event_time
-        .as_deref()
-        .and_then(crate::time_fmt::parse);
-    let last = newest.filter(|n| stored.is_none_or(|s| *n > s));
-    let becomes_success = status == DeliveryStatus::Success
-        && old.delivery_status != DeliveryStatus::Success
-        && old.claims.success_time.is_none();
-    let success = becomes_success.then(|| newest.unwrap_or_else(crate::time_fmt::now));
-    (
-        last.map(crate::time_fmt::format),
-        success.map(crate::time_fmt::format),
-    )
 }

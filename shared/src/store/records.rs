@@ -115,8 +115,12 @@ fn default_damage_claim_days() -> u32 {
     crate::domain::claim::DEFAULT_DAMAGE_CLAIM_DAYS
 }
 
-/// A delivery and its policy: one item.
+/// A delivery and its policy: one item (layout: `delivery_layout.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    try_from = "super::delivery_layout::StoredDelivery",
+    into = "super::delivery_layout::StoredDelivery"
+)]
 pub struct DeliveryRecord {
     pub partner_id: String,
     pub submission: Submission,
@@ -128,20 +132,41 @@ pub struct DeliveryRecord {
     pub updated_at: String,
     /// Incremented by every change; writes are conditional on the version they read.
     pub version: u64,
-    /// Ids of the tracking events stored so far (`TrackingEvent::id`).
-    #[serde(default)]
+    /// The tracking updates whose events are kept inside the delivery item, in version order.
+    pub batches: Vec<EventBatchRecord>,
+    /// Ids (`TrackingEvent::id`) of the events kept in items of their own under the delivery's
+    /// partition (`EVENTS#<version>`): those of an update that would have made the item's
+    /// events outgrow `INLINE_EVENTS_MAX_BYTES`, and every event stored before issue 17.
     pub event_ids: Vec<String>,
-    /// What claims need, kept on the delivery so that filing is 1 read + 1 write (issue 13).
-    #[serde(flatten)]
+    /// What claims need, kept on the delivery so that filing is 1 read + 1 write (issue 13);
+    /// plain attributes of the item (`delivery_layout.rs`).
     pub claims: super::claim_records::DeliveryClaims,
 }
 
-/// The events accepted by one tracking update.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl DeliveryRecord {
+    /// The ids of every event stored for this delivery (inside the item and beside it).
+    pub fn stored_event_ids(&self) -> std::collections::HashSet<String> {
+        self.batches
+            .iter()
+            .flat_map(|b| b.events.iter().map(TrackingEvent::id))
+            .chain(self.event_ids.iter().cloned())
+            .collect()
+    }
+}
+
+/// The events accepted by one tracking update: inside the delivery item (`DeliveryRecord::batches`)
+/// or, past the inline limit, an item of its own (`EVENTS#<version>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventBatchRecord {
-    pub events: Vec<TrackingEvent>,
+    /// The delivery version the update produced (items written before issue 17 carry it in
+    /// their sort key only).
+    #[serde(default)]
+    pub version: u64,
     pub delivery_status: DeliveryStatus,
-    pub received_at: String,
+    pub events: Vec<TrackingEvent>,
+    /// Written before issue 17 only: nothing read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<String>,
 }
 
 /// One operator action in the audit log. `before` and `after` are JSON views of what changed,

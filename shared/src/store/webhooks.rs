@@ -1,16 +1,18 @@
 //! The webhook items: a partner's endpoints (and their counter), the event log, and the delivery
 //! attempts. Key layout in `keys.rs`; README and docs/architecture.md describe the items.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
-use super::{classify, from_item, keys, n, s, to_item, with_keys, Item, Store, StoreError};
+use super::lists::{fan_out, ShardPage};
+use super::{
+    classify, from_item, keys, n, s, to_item, with_keys, Item, ListPosition, Store, StoreError,
+};
 
 /// At most this many endpoints per partner (contract).
 pub const MAX_ENDPOINTS: u64 = 10;
@@ -108,19 +110,12 @@ pub struct AttemptRecord {
     pub expires_at: i64,
 }
 
-/// A page of a query: items and the key to continue from.
-pub type Page<T> = (Vec<T>, Option<HashMap<String, String>>);
+/// A page of a sharded list (`lists::fan_out`): items and where the next page starts.
+pub type Page<T> = (Vec<T>, Option<ListPosition>);
 
-fn start_key(start: Option<HashMap<String, String>>) -> Option<Item> {
-    start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect())
-}
-
-fn next_key(k: Option<Item>) -> Option<HashMap<String, String>> {
-    k.filter(|k| !k.is_empty()).map(|k| {
-        k.into_iter()
-            .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
-            .collect()
-    })
+/// The table key `(pk, sk)` as a query's start key.
+fn table_key(pk: String, sk: String) -> Item {
+    [(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))].into()
 }
 
 /// The outcome of a conditional write: `Ok(None)` when its condition failed.
@@ -141,17 +136,13 @@ where
     }
 }
 
-/// A page of query results and the key to continue from.
+/// Items of a sharded list, read into records, and its next position.
 fn page<T: serde::de::DeserializeOwned>(
-    items: Option<Vec<Item>>,
-    last: Option<Item>,
+    items: Vec<Item>,
+    next: Option<ListPosition>,
 ) -> Result<Page<T>, StoreError> {
-    let items = items
-        .unwrap_or_default()
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?;
-    Ok((items, next_key(last)))
+    let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok((items, next))
 }
 
 fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
@@ -359,37 +350,42 @@ impl Store {
     // ---- the event log ---------------------------------------------------------------------
 
     /// Put an event unless it is already there: `Ok(true)` written now, `Ok(false)` it was
-    /// (a stream record processed again). This is what makes the log exactly-once.
+    /// (a stream record processed again). This is what makes the log exactly-once. The key is
+    /// the shard the event id carries (`keys.rs`, "event log").
     pub async fn put_event(&self, rec: &EventRecord) -> Result<bool, StoreError> {
+        let key = keys::event(&rec.partner_id, &rec.event_id)
+            .ok_or_else(|| StoreError::Internal(format!("{} is no event id", rec.event_id)))?;
         let out = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(with_keys(
-                to_item(rec)?,
-                keys::event(&rec.partner_id, &rec.event_id),
-            )))
+            .set_item(Some(with_keys(to_item(rec)?, key)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         Ok(conditional("PutItem", out)?.is_some())
     }
 
-    /// One event of the partner's log (`None` once expired, even before TTL deletes it).
+    /// One event of the partner's log (`None` once expired, even before TTL deletes it): one
+    /// GetItem, on the shard the id carries.
     pub async fn logged_event(
         &self,
         partner_id: &str,
         event_id: &str,
         now_unix: i64,
     ) -> Result<Option<EventRecord>, StoreError> {
+        let Some(key) = keys::event(partner_id, event_id) else {
+            return Ok(None);
+        };
         Ok(self
-            .get::<EventRecord>(keys::event(partner_id, event_id))
+            .get::<EventRecord>(key)
             .await?
             .filter(|e| e.expires_at > now_unix))
     }
 
     /// A page of the partner's events between two event ids (inclusive), newest first, of one
-    /// type if given; expired events are left out.
+    /// type if given; expired events are left out. One query per log shard, side by side,
+    /// merged (`lists::fan_out`).
     #[allow(clippy::too_many_arguments)]
     pub async fn list_events(
         &self,
@@ -399,35 +395,74 @@ impl Store {
         event_type: Option<&str>,
         now_unix: i64,
         limit: i32,
-        start: Option<HashMap<String, String>>,
+        from: &ListPosition,
     ) -> Result<Page<EventRecord>, StoreError> {
-        let mut req = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(keys::events_pk(partner_id)))
-            .expression_attribute_values(":lo", s(lowest_id))
-            .expression_attribute_values(":hi", s(highest_id))
-            .expression_attribute_values(":now", n(now_unix.max(0) as u64))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start_key(start));
-        req = match event_type {
-            Some(t) => req
-                .filter_expression("expires_at > :now AND event_type = :t")
-                .expression_attribute_values(":t", s(t)),
-            None => req.filter_expression("expires_at > :now"),
-        };
-        let out = req.send().await.map_err(|e| classify("Query", e))?;
-        page(out.items, out.last_evaluated_key)
+        self.sharded_page(from, limit, event_type.is_some(), |shard| {
+            let pk = keys::events_pk(partner_id, shard);
+            let req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":lo", s(lowest_id))
+                .expression_attribute_values(":hi", s(highest_id))
+                .expression_attribute_values(":now", n(now_unix.max(0) as u64));
+            let req = match event_type {
+                Some(t) => req
+                    .filter_expression("expires_at > :now AND event_type = :t")
+                    .expression_attribute_values(":t", s(t)),
+                None => req.filter_expression("expires_at > :now"),
+            };
+            (pk, req)
+        })
+        .await
+    }
+
+    /// A page of a list over `EVENT_LOG_SHARDS` keys of the table, newest first:
+    /// `query(shard)` is one shard's query (and its partition key) without order, limit or
+    /// start, which `lists::fan_out` sets; it runs one per shard side by side and merges them.
+    async fn sharded_page<T: serde::de::DeserializeOwned>(
+        &self,
+        from: &ListPosition,
+        limit: i32,
+        filtered: bool,
+        query: impl Fn(u8) -> (String, QueryFluentBuilder),
+    ) -> Result<Page<T>, StoreError> {
+        let (items, next) = fan_out(
+            from,
+            limit.max(1) as usize,
+            filtered,
+            keys::EVENT_LOG_SHARDS,
+            |shard, after, limit| {
+                let (pk, req) = query(shard);
+                let req = req
+                    .scan_index_forward(false)
+                    .limit(limit)
+                    .set_exclusive_start_key(after.map(|sk| table_key(pk, sk)));
+                async move {
+                    let out = req.send().await.map_err(|e| classify("Query", e))?;
+                    ShardPage::of(out.items, out.last_evaluated_key, keys::SK)
+                }
+            },
+        )
+        .await?;
+        page(items, next)
     }
 
     // ---- delivery attempts ---------------------------------------------------------------------
 
+    /// Record an attempt, on the shard its event id carries (`keys::attempts_pk`).
     pub async fn put_attempt(&self, rec: &AttemptRecord) -> Result<(), StoreError> {
         let nonce = hex::encode(crate::keys::random_bytes::<4>());
-        let key = keys::attempt(&rec.partner_id, &rec.endpoint_id, &rec.attempted_at, &nonce);
+        let shard = keys::event_id_shard(&rec.event_id).unwrap_or(0);
+        let key = keys::attempt(
+            &rec.partner_id,
+            &rec.endpoint_id,
+            shard,
+            &rec.attempted_at,
+            &nonce,
+        );
         self.client
             .put_item()
             .table_name(&self.table)
@@ -438,29 +473,28 @@ impl Store {
         Ok(())
     }
 
-    /// A page of the attempts to one endpoint, newest first.
+    /// A page of the attempts to one endpoint, newest first: one query per shard, side by
+    /// side, merged (`lists::fan_out`).
     pub async fn list_attempts(
         &self,
         partner_id: &str,
         endpoint_id: &str,
         now_unix: i64,
         limit: i32,
-        start: Option<HashMap<String, String>>,
+        from: &ListPosition,
     ) -> Result<Page<AttemptRecord>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .filter_expression("expires_at > :now")
-            .expression_attribute_values(":pk", s(keys::attempts_pk(partner_id, endpoint_id)))
-            .expression_attribute_values(":now", n(now_unix.max(0) as u64))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start_key(start))
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        page(out.items, out.last_evaluated_key)
+        self.sharded_page(from, limit, false, |shard| {
+            let pk = keys::attempts_pk(partner_id, endpoint_id, shard);
+            let req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .filter_expression("expires_at > :now")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":now", n(now_unix.max(0) as u64));
+            (pk, req)
+        })
+        .await
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::domain::PolicyStatus;
-use crate::store::{ClaimRecord, DeliveryRecord};
+use crate::store::{keys, ClaimRecord, DeliveryRecord};
 
 /// `api_version` of every event body.
 pub const API_VERSION: &str = "v1";
@@ -105,7 +105,8 @@ impl std::fmt::Display for EventType {
     }
 }
 
-/// The deterministic id of the event of type `t` for version `version` of a resource.
+/// The deterministic id of the event of type `t` for version `version` of a resource. It
+/// carries the resource's event log shard (`keys::event_id_shard` reads it back).
 pub fn event_id(
     at_ms: u64,
     partner_id: &str,
@@ -127,6 +128,11 @@ pub fn event_id(
         .finalize();
     let mut random = [0u8; 16];
     random[6..].copy_from_slice(&digest[..10]);
+    // The top bits of the random part name the event log shard of the resource (issue 17:
+    // `keys::event_log_shard`), so the id leads to its key.
+    let shard = keys::event_log_shard(resource_kind, resource_id);
+    let keep = 0xFFu8 >> keys::EVENT_SHARD_BITS;
+    random[6] = (random[6] & keep) | (shard << (8 - keys::EVENT_SHARD_BITS));
     let ulid = ulid::Ulid::from_parts(at_ms, u128::from_be_bytes(random));
     format!("{EVENT_ID_PREFIX}{ulid}")
 }
@@ -396,6 +402,16 @@ mod tests {
         let (lo, hi) = id_bounds(1_700_000_000_000, 1_700_000_000_000);
         assert!(lo <= a && a <= hi);
         assert!(!is_event_id("evt_x"));
+        // The id carries the resource's log shard; the hash bits around it stay distinct.
+        for tn in ["T0", "T1", "T2", "SPX0001", "x"] {
+            let id = event_id(1, "p", "delivery", tn, 1, EventType::PolicyIssued);
+            assert_eq!(
+                keys::event_id_shard(&id),
+                Some(keys::event_log_shard("delivery", tn)),
+                "{id}"
+            );
+        }
+        assert_eq!(keys::event_id_shard("pol_01HZZZZZZZZZZZZZZZZZZZZZZZ"), None);
         assert!(!is_event_id("pol_01HZZZZZZZZZZZZZZZZZZZZZZZ"));
     }
 

@@ -12,6 +12,7 @@ mod csv;
 mod gateway;
 mod kit;
 mod logs;
+mod migrate;
 mod ops;
 mod quotes;
 mod races;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blackbox::catalogue::stored_quote;
-use blackbox::workload::query_delivery;
+use blackbox::workload::{compressed_attribute, query_delivery};
 use blackbox::{
     ahasme_premium, names_field, parse_time, put_product, stack, unique_name, unique_tn, Partner,
     Resp,
@@ -448,5 +448,7 @@ async fn concurrent_identical_submissions_with_a_quote_make_one_policy() {
     let tn = body["tracking_number"].as_str().unwrap();
     let items = query_delivery(&stack().stack_json(), &p.kit.partner_id, tn).await;
     assert_eq!(items.len(), 1, "one delivery item: {items:?}");
-    assert_eq!(items[0]["submission"]["M"]["quote_id"]["S"], q["quote_id"]);
+    // The submission is stored compressed inside the delivery item (issue 17).
+    let doc = compressed_attribute(&items[0], "d").expect("the delivery's d attribute");
+    assert_eq!(doc["submission"]["quote_id"], q["quote_id"]);
 }

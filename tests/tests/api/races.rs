@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use blackbox::workload::query_delivery;
+use blackbox::workload::{query_delivery, stored_batches};
 use blackbox::{event, stack, Delivery, Partner, Resp};
 use serde_json::{json, Value};
 
@@ -23,26 +23,19 @@ fn allowed(from: &str, to: &str) -> bool {
 }
 
 /// The stored event batches of a delivery, in the order they were written (by version):
-/// `(delivery_status, event descriptions)`.
+/// `(delivery_status, event descriptions)`. (Since issue 17 they are kept inside the delivery
+/// item, compressed; `stored_batches` reads them wherever they are.)
 async fn batches(p: &Partner, tn: &str) -> Vec<(String, Vec<String>)> {
     let items = query_delivery(&stack().stack_json(), &p.kit.partner_id, tn).await;
-    items
-        .iter()
-        .filter(|i| i["sk"]["S"].as_str().unwrap_or("").starts_with("EVENTS#"))
-        .map(|i| {
-            let status = i["delivery_status"]["S"].as_str().unwrap_or("").to_string();
-            let events = i["events"]["L"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|e| {
-                    e["M"]["tracking_desctiption"]["S"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string()
-                })
+    stored_batches(&items)
+        .into_iter()
+        .map(|b| {
+            let events = b
+                .events
+                .iter()
+                .map(|e| e["tracking_desctiption"].as_str().unwrap_or("").to_string())
                 .collect();
-            (status, events)
+            (b.delivery_status, events)
         })
         .collect()
 }

@@ -592,3 +592,74 @@ async fn missing_or_empty_signature_is_403_invalid_signature() {
     assert_eq!(stored["delivery_status"], "created");
     assert!(history(&stored).is_empty());
 }
+
+/// Events that would make a delivery's compressed events pass the inline limit (issue 17:
+/// `INLINE_EVENTS_MAX_BYTES`, 4 KB) go to an item of their own; every event is still stored
+/// once, the history is ordered across both places, and resending any of them adds nothing.
+#[tokio::test]
+async fn events_past_the_inline_limit_overflow_and_stay_ordered_and_deduplicated() {
+    let p = Partner::full().await;
+    let d = p.create_delivery().await;
+    // Descriptions that do not compress (random text), so a request of 100 overflows.
+    let batch = |minutes: std::ops::Range<u32>| -> Vec<Value> {
+        minutes
+            .map(|m| {
+                let mut e = event("in_process", m);
+                e["tracking_desctiption"] = json!(format!(
+                    "{}{}{}",
+                    ulid::Ulid::new(),
+                    ulid::Ulid::new(),
+                    ulid::Ulid::new()
+                ));
+                e
+            })
+            .collect()
+    };
+    let requests = [
+        batch(0..10),
+        batch(200..210),
+        batch(20..120),
+        batch(300..305),
+    ];
+    for events in &requests {
+        let body = p.tracking_body(&d, "in_process", events.clone());
+        p.track(&body).await.expect_success(200);
+    }
+    let items = blackbox::workload::query_delivery(
+        &blackbox::stack().stack_json(),
+        &p.kit.partner_id,
+        &d.tracking_number,
+    )
+    .await;
+    let own: Vec<&str> = items
+        .iter()
+        .filter_map(|i| i["sk"]["S"].as_str())
+        .filter(|sk| sk.starts_with("EVENTS#"))
+        .collect();
+    assert_eq!(own, ["EVENTS#0000000004"], "the third request overflowed");
+    let stored = p.stored(&d.tracking_number).await;
+    let got: Vec<String> = history(&stored)
+        .iter()
+        .map(|e| e["tracking_time"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: Vec<(u32, String)> = requests
+        .iter()
+        .flatten()
+        .map(|e| {
+            let t = e["tracking_time"].as_str().unwrap().to_string();
+            (parse_time(&t).unwrap().unix_timestamp() as u32, t)
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
+    // Resending an inline request and the overflowed one: nothing new.
+    for events in [&requests[0], &requests[2]] {
+        let body = p.tracking_body(&d, "in_process", events.clone());
+        let r = p.track(&body).await.expect_success(200).clone();
+        assert!(
+            r["message"].as_str().unwrap().contains(" 0 new event"),
+            "{r}"
+        );
+    }
+    assert_eq!(history(&p.stored(&d.tracking_number).await).len(), 125);
+}

@@ -699,6 +699,7 @@ fn record_from(submission: Submission) -> DeliveryRecord {
         created_at: "2026-11-25T06:32:44.658Z".into(),
         updated_at: "2026-11-25T06:32:44.658Z".into(),
         version: 1,
+        batches: vec![],
         event_ids: vec![],
         claims: Default::default(),
     }

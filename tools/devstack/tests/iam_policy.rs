@@ -660,7 +660,7 @@ fn the_scanner_sees_the_calls_it_must() {
         ("s3:PutObject", "bucket:ClaimsBucket/claims/*"),
         ("s3:ListBucket", "bucket:ClaimsBucket"),
         ("dynamodb:UpdateItem", "table"),
-        ("dynamodb:Query", "index/by-status"),
+        ("dynamodb:Query", "index/list-status"),
     ] {
         assert!(
             claims.contains(&(grant.0.to_string(), grant.1.to_string())),

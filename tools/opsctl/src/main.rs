@@ -90,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: ops::AuditCommand,
     },
+    /// Move a deployed table to the layout of issue 17 (README "Migrating a deployed table (issue 17)").
+    Migrate {
+        #[command(subcommand)]
+        command: ops::MigrateCommand,
+    },
     /// Claims: list, show (with document download links), review, request information, approve, reject, pay.
     Claim {
         #[command(subcommand)]
@@ -421,6 +426,11 @@ async fn keys_init(ctx: &Ctx) -> Result<Outcome, Failure> {
 }
 
 async fn run(cli: Cli) -> Result<Outcome, Failure> {
+    if let Command::Migrate { command } = &cli.command {
+        if let Some(out) = ops::template_command(command) {
+            return out;
+        }
+    }
     let ctx = Ctx::new(cli.target, cli.global).await?;
     match cli.command {
         Command::Table {
@@ -434,6 +444,7 @@ async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Partner { command } => ops::partner(&ctx, command).await,
         Command::Client { command } => ops::client(&ctx, command).await,
         Command::Audit { command } => ops::audit(&ctx, command).await,
+        Command::Migrate { command } => ops::migrate(&ctx, command).await,
         Command::Webhook { command } => ops::webhook(&ctx, command).await,
         Command::Claim { command } => ops::claim(&ctx, command).await,
         Command::Bucket {

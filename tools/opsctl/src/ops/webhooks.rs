@@ -167,7 +167,13 @@ pub async fn webhook(ctx: &Ctx, cmd: WebhookCommand) -> Result<Outcome, Failure>
             let now = now().unix_timestamp();
             let (items, _) = ctx
                 .store
-                .list_attempts(&partner, &endpoint_id, now, limit, None)
+                .list_attempts(
+                    &partner,
+                    &endpoint_id,
+                    now,
+                    limit,
+                    &shared::store::ListPosition::start_of(shared::store::keys::EVENT_LOG_SHARDS),
+                )
                 .await
                 .map_err(store_err)?;
             let rows: Vec<Value> = items
