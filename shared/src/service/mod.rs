@@ -17,6 +17,7 @@
 mod claims;
 mod control_tower;
 mod deliveries;
+mod event_log;
 pub mod events;
 mod products;
 pub mod sender;
