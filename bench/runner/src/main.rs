@@ -66,7 +66,7 @@ pub struct Cli {
     arm64_note: Option<String>,
 }
 
-pub const FUNCTIONS: [&str; 7] = [
+pub const FUNCTIONS: [&str; 8] = [
     "token",
     "authorizer",
     "deliveries",
@@ -74,6 +74,7 @@ pub const FUNCTIONS: [&str; 7] = [
     "control-tower",
     "claims",
     "products",
+    "portal",
 ];
 
 /// Sized besides the measured five: the other functions the template deploys (their bootstraps
@@ -525,6 +526,24 @@ async fn measure(cli: &Cli, bin_dir: &std::path::Path, stack: &Stack) -> Result<
         results
             .endpoints
             .push(phase.finish(name, "none (cached)", vec![0.0], (0, 0, 0)));
+    }
+
+    // The developer portal (issue 15): the page and Redoc's bundle, embedded in the binary and
+    // answered gzipped; no credentials, no round trip.
+    for (file, name) in [
+        ("", "GET /docs (portal page, gzip)"),
+        (
+            "redoc.standalone.js",
+            "GET /docs/{file} (Redoc bundle, gzip)",
+        ),
+    ] {
+        let mut phase = Phase::new(stack, "portal");
+        for _ in 0..n {
+            phase.call(partner.portal(file).await);
+        }
+        results
+            .endpoints
+            .push(phase.finish(name, "none", vec![0.0], (0, 0, 0)));
     }
 
     // Quotes (the product cached: one write), then Submit with a quote (read it, then submit's

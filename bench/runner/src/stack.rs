@@ -187,6 +187,8 @@ pub struct Partner {
     pub token_url: String,
     pub api: String,
     pub partner_id: String,
+    /// The kit's `developer_portal_url` (`GET /docs`, no credentials).
+    pub portal: String,
 }
 
 /// One call's outcome.
@@ -230,6 +232,7 @@ impl Partner {
             token_url: s("token_url"),
             api: s("api_base_url").trim_end_matches('/').to_string(),
             partner_id: s("partner_id"),
+            portal: s("developer_portal_url").trim_end_matches('/').to_string(),
         }
     }
 
@@ -246,6 +249,38 @@ impl Partner {
                 Call {
                     status,
                     body,
+                    elapsed: started.elapsed(),
+                }
+            }
+            Err(e) => Call {
+                status: 0,
+                body: json!({"transport_error": e.to_string()}),
+                elapsed: started.elapsed(),
+            },
+        }
+    }
+
+    /// `GET` of the developer portal's page (`file` empty) or one of its files, gzipped as a
+    /// browser asks for it; the body is not read as JSON (`Call.body` is null).
+    pub async fn portal(&self, file: &str) -> Call {
+        let url = match file {
+            "" => self.portal.clone(),
+            f => format!("{}/{f}", self.portal),
+        };
+        let started = Instant::now();
+        match self
+            .http
+            .get(url)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+        {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let _ = resp.bytes().await;
+                Call {
+                    status,
+                    body: Value::Null,
                     elapsed: started.elapsed(),
                 }
             }
