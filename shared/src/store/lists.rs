@@ -226,23 +226,7 @@ impl Store {
             .scan_index_forward(false)
             .limit(limit)
             .expression_attribute_values(":pk", s(pk.clone()));
-        match (&q.created_from, &q.created_to) {
-            (Some(from), Some(to)) => {
-                cond.push_str(&format!(" AND {sk_attr} BETWEEN :from AND :to"));
-                req = req
-                    .expression_attribute_values(":from", s(from.clone()))
-                    .expression_attribute_values(":to", s(format!("{to}~")));
-            }
-            (Some(from), None) => {
-                cond.push_str(&format!(" AND {sk_attr} >= :from"));
-                req = req.expression_attribute_values(":from", s(from.clone()));
-            }
-            (None, Some(to)) => {
-                cond.push_str(&format!(" AND {sk_attr} <= :to"));
-                req = req.expression_attribute_values(":to", s(format!("{to}~")));
-            }
-            (None, None) => {}
-        }
+        req = created_range(req, &mut cond, sk_attr, &q.created_from, &q.created_to);
         if let Some(ps) = q.policy_status {
             req = req
                 .filter_expression("policy_status = :ps")
@@ -307,6 +291,33 @@ fn merge(
     }
     let chosen = all.into_iter().map(|(_, s, i)| (s, i)).collect();
     (chosen, (!next.is_empty()).then_some(ListPosition(next)))
+}
+
+/// The created range of a list query as a key condition on the index's sort key
+/// (`<created_at>#<id>`): `to` is inclusive, `~` sorting after every `#<id>` suffix.
+pub(super) fn created_range(
+    req: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    cond: &mut String,
+    sk_attr: &str,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    match (from, to) {
+        (Some(from), Some(to)) => {
+            cond.push_str(&format!(" AND {sk_attr} BETWEEN :from AND :to"));
+            req.expression_attribute_values(":from", s(from.clone()))
+                .expression_attribute_values(":to", s(format!("{to}~")))
+        }
+        (Some(from), None) => {
+            cond.push_str(&format!(" AND {sk_attr} >= :from"));
+            req.expression_attribute_values(":from", s(from.clone()))
+        }
+        (None, Some(to)) => {
+            cond.push_str(&format!(" AND {sk_attr} <= :to"));
+            req.expression_attribute_values(":to", s(format!("{to}~")))
+        }
+        (None, None) => req,
+    }
 }
 
 #[cfg(test)]

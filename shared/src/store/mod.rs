@@ -26,6 +26,7 @@ use serde::Serialize;
 pub use blob::decode_json as decode_compressed_attribute;
 pub use deliveries::Inserted;
 pub use delivery_layout::INLINE_EVENTS_MAX_BYTES;
+use lists::created_range;
 pub use lists::{shard_limit, ListPosition, ListQuery};
 pub use products::{LegacyMigration, ProductRecord};
 pub use records::{
@@ -527,23 +528,7 @@ impl Store {
             .scan_index_forward(false)
             .limit(q.limit)
             .expression_attribute_values(":pk", s(pk));
-        match (&q.created_from, &q.created_to) {
-            (Some(from), Some(to)) => {
-                cond.push_str(&format!(" AND {sk_attr} BETWEEN :from AND :to"));
-                req = req
-                    .expression_attribute_values(":from", s(from.clone()))
-                    .expression_attribute_values(":to", s(format!("{to}~")));
-            }
-            (Some(from), None) => {
-                cond.push_str(&format!(" AND {sk_attr} >= :from"));
-                req = req.expression_attribute_values(":from", s(from.clone()));
-            }
-            (None, Some(to)) => {
-                cond.push_str(&format!(" AND {sk_attr} <= :to"));
-                req = req.expression_attribute_values(":to", s(format!("{to}~")));
-            }
-            (None, None) => {}
-        }
+        req = created_range(req, &mut cond, sk_attr, &q.created_from, &q.created_to);
         if let Some((expression, value)) = q.filter {
             req = req
                 .filter_expression(expression)
