@@ -328,14 +328,29 @@ impl Floor {
             keys::PK.into(),
             s(format!("CLAIM#{FLOOR_PARTNER}#{}", self.n)),
         );
-        other.insert(keys::SK.into(), s("CLAIM"));
+        // Not sk CLAIM: the table's stream passes claim items to the events function, which
+        // would have to read this stand-in as a claim (it cannot, and would retry it, holding
+        // back the stream's later records). Same size, same write.
+        other.insert(keys::SK.into(), s("FLOOR"));
         let update = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, s(pk.as_str()))
             .key(keys::SK, s(keys::DELIVERY_SK))
             .update_expression("SET open_claim = :o, version = :nv")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":o", s("clm_floor"))
+            // The shape the claims store writes (`OpenClaim`): the table's stream hands this
+            // item to the events function, which must read it like any other.
+            .expression_attribute_values(
+                ":o",
+                AttributeValue::M(
+                    [
+                        ("claim_id".to_string(), s("clm_floor")),
+                        ("fingerprint".to_string(), s("0".repeat(64))),
+                    ]
+                    .into_iter()
+                    .collect(),
+                ),
+            )
             .expression_attribute_values(":nv", AttributeValue::N("101".into()))
             .build()
             .map_err(err)?;
