@@ -11,11 +11,12 @@
 //! - Paging: same `limit` and cursor as JSON; the next page's cursor is in the `X-Next-Cursor`
 //!   header (absent on the last page) and `Link: <url>; rel="next"` holds the next page's URL.
 
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::http::REQUEST_ID_HEADER;
+use crate::http::{self, RequestMeta, REQUEST_ID_HEADER};
+use crate::lambda::Render;
 
 pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8; header=present";
 pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
@@ -185,6 +186,33 @@ pub fn page_response(
     }
     b.body(Body::Text(to_csv(items, columns)))
         .expect("valid response")
+}
+
+/// The `render` of a list route (`lambda::api_request*`): the success answer as CSV when the
+/// request on `list_route` asks for it, `None` for every other request. A bad `format` value is
+/// left to the handler, which answers it 400 like any other parameter. `list_path` is the
+/// route's path after the API's base URL, for the next page's `Link`.
+pub fn list_render(
+    req: &Request,
+    public_base_url: Option<&str>,
+    list_route: &str,
+    list_path: &str,
+    columns: &'static [Column],
+) -> Option<Render> {
+    let wanted = wants_csv(
+        http::query(req, "format").as_deref(),
+        http::header(req, "accept"),
+    );
+    if RequestMeta::of(req).route() != list_route || !matches!(wanted, Ok(true)) {
+        return None;
+    }
+    let list_url = format!("{}{list_path}", http::base_url(req, public_base_url));
+    let params: Vec<(String, String)> = http::query_params(req).into_iter().collect();
+    Some(Box::new(move |meta, _status, page| {
+        page_response(&meta.request_id, &page, columns, |cursor| {
+            format!("{list_url}?{}", next_query(&params, cursor))
+        })
+    }))
 }
 
 /// The query string of the next page: the request's parameters with `cursor` replaced.

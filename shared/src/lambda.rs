@@ -158,18 +158,19 @@ where
 /// How a handler's success becomes a response when it is not the default JSON (a list as CSV).
 pub type Render = Box<dyn FnOnce(&RequestMeta, u16, serde_json::Value) -> Response<Body> + Send>;
 
-/// `api_request` with the success rendered by `render` (errors stay JSON).
+/// `api_request` with the success rendered by `render` when given (a list as CSV; errors stay
+/// JSON).
 pub async fn api_request_rendered<F, Fut>(
     req: Request,
     scope_of: fn(&str) -> Option<Scope>,
     handler: F,
-    render: Render,
+    render: Option<Render>,
 ) -> Result<Response<Body>, std::convert::Infallible>
 where
     F: FnOnce(RequestMeta, Principal, Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    Ok(serve(REQUEST_DEADLINE, req, one(scope_of), handler, Some(render)).await)
+    Ok(serve(REQUEST_DEADLINE, req, one(scope_of), handler, render).await)
 }
 
 /// How long an `/api/v1` request may run before it is answered 503 with `Retry-After`. Each SDK

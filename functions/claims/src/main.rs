@@ -4,10 +4,9 @@
 
 use lambda_http::{run, service_fn, Error, Request};
 use shared::auth::Scope;
-use shared::config::Config;
 use shared::csv_export;
-use shared::http::{self, RequestMeta};
-use shared::lambda::{api_request_any, Render, Runtime};
+use shared::http;
+use shared::lambda::{api_request_any, Runtime};
 use shared::ApiError;
 
 const FILE: &str = "POST /api/v1/claims";
@@ -26,36 +25,17 @@ fn scopes_of(route: &str) -> Option<&'static [Scope]> {
     }
 }
 
-/// The list as CSV, when the caller asked for it; `None` for every other answer. A bad `format`
-/// value is left to the handler, which answers it 400 like any other parameter.
-fn csv_render(req: &Request, config: &Config) -> Option<Render> {
-    let wanted = csv_export::wants_csv(
-        http::query(req, "format").as_deref(),
-        http::header(req, "accept"),
-    );
-    if RequestMeta::of(req).route() != LIST || !matches!(wanted, Ok(true)) {
-        return None;
-    }
-    let list_url = format!(
-        "{}/api/v1/claims",
-        http::base_url(req, config.public_base_url.as_deref())
-    );
-    let params: Vec<(String, String)> = http::query_params(req).into_iter().collect();
-    Some(Box::new(move |meta, _status, page| {
-        csv_export::page_response(
-            &meta.request_id,
-            &page,
-            csv_export::CLAIM_COLUMNS,
-            |cursor| format!("{list_url}?{}", csv_export::next_query(&params, cursor)),
-        )
-    }))
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let (app, config) = Runtime::from_env().await?.into_claims_app().await?;
     run(service_fn(move |req: Request| {
-        let render = csv_render(&req, config);
+        let render = csv_export::list_render(
+            &req,
+            config.public_base_url.as_deref(),
+            LIST,
+            "/api/v1/claims",
+            csv_export::CLAIM_COLUMNS,
+        );
         api_request_any(
             req,
             scopes_of,

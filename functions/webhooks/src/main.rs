@@ -1,8 +1,6 @@
 //! Webhook endpoints, the event log and replay (scope `control_tower`).
 
-use std::collections::HashMap;
-
-use lambda_http::{run, service_fn, Error, Request, RequestExt};
+use lambda_http::{run, service_fn, Error, Request};
 use shared::auth::Scope;
 use shared::http;
 use shared::lambda::{api_request, Runtime};
@@ -45,15 +43,7 @@ async fn main() -> Result<(), Error> {
         api_request(req, scope_of, move |meta, principal, req| async move {
             let endpoint = || http::path_param(&req, "endpoint_id").unwrap_or_default();
             let event = || http::path_param(&req, "event_id").unwrap_or_default();
-            let params = || -> HashMap<String, String> {
-                req.query_string_parameters_ref()
-                    .map(|q| {
-                        q.iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
+            let params = || http::query_params(&req);
             match meta.route().as_str() {
                 CREATE => {
                     app.create_endpoint(&principal, &http::json_body(&req)?)
