@@ -25,6 +25,8 @@ pub struct Runtime {
     /// The webhook delivery queue's client (built without a network call; used by the functions
     /// that have `WEBHOOK_QUEUE_URL`).
     pub sqs: aws_sdk_sqs::Client,
+    /// The SDK configuration the clients above were built from (loaded once per container).
+    pub sdk: aws_config::SdkConfig,
 }
 
 impl Runtime {
@@ -47,6 +49,7 @@ impl Runtime {
                     .build(),
             ),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            sdk,
             config,
         })
     }
@@ -103,14 +106,14 @@ impl Runtime {
     }
 
     /// `into_app` with the claims bucket (`CLAIMS_BUCKET`), for the claims function.
-    pub async fn into_claims_app(self) -> Result<(&'static App, &'static Config), String> {
+    pub fn into_claims_app(self) -> Result<(&'static App, &'static Config), String> {
         let bucket = std::env::var(crate::documents::BUCKET_ENV).map_err(|_| {
             format!(
                 "environment variable {} is not set",
                 crate::documents::BUCKET_ENV
             )
         })?;
-        let s3 = crate::documents::s3_client(&sdk_config().await, true);
+        let s3 = crate::documents::s3_client(&self.sdk, true);
         let links = self.link_keys();
         let app = App::new(self.store, links)
             .with_documents(crate::documents::Documents::new(s3, bucket));

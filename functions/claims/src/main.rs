@@ -27,7 +27,7 @@ fn scopes_of(route: &str) -> Option<&'static [Scope]> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let (app, config) = Runtime::from_env().await?.into_claims_app().await?;
+    let (app, config) = Runtime::from_env().await?.into_claims_app()?;
     run(service_fn(move |req: Request| {
         let render = csv_export::list_render(
             &req,
