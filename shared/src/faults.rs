@@ -34,6 +34,12 @@ impl Faults {
             .unwrap_or_default()
     }
 
+    /// Whether any fault is set: callers skip building a record's content otherwise (the
+    /// deployed functions never have one).
+    pub fn active(&self) -> bool {
+        !self.fail.is_empty() || !self.crash.is_empty()
+    }
+
     pub fn fails(&self, content: &str) -> bool {
         self.fail
             .iter()
