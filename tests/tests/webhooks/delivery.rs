@@ -217,7 +217,7 @@ async fn a_receiver_that_refuses_fails_and_times_out_then_recovers_gets_every_ev
     let r = Receiver::closed().await;
     let (id, _) = register(&p, &r.url("/hooks"), None).await;
     let a = p.create_delivery().await;
-    let b = p.create_delivery().await;
+    p.create_delivery().await; // a second delivery: its policy.issued is among the events
     p.advance(&a, &["in_process", "in_delivery"]).await;
     // Connection refused: attempts are recorded as errors and retried.
     let path = format!("/webhook-endpoints/{id}/deliveries?limit=100");
@@ -276,7 +276,6 @@ async fn a_receiver_that_refuses_fails_and_times_out_then_recovers_gets_every_ev
             .unwrap_or_else(|| panic!("invented event {}", d.id));
         assert_eq!(&d.json(), logged);
     }
-    let _ = b;
     // The schedule is observable: one event's attempts go 1, 2, 3, ... at least ~1 s apart.
     let items = attempts_of(&p, &path).await;
     let one = ids.iter().next().unwrap();
