@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod claims;
 pub mod http;
 pub mod jwt;
+pub mod ops;
 pub mod partner;
 pub mod receiver;
 pub mod stack;
